@@ -1,0 +1,24 @@
+// Command packer-plugin-node is the Packer plugin that bakes Node.js web apps
+// into immutable machine images: node-primal (base image), node-carnivore
+// (app image) and the node-ami data source.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/packer-plugin-sdk/plugin"
+
+	"github.com/nodebake/packer-plugin-node/provisioner/primal"
+	"github.com/nodebake/packer-plugin-node/version"
+)
+
+func main() {
+	pps := plugin.NewSet()
+	pps.RegisterProvisioner("primal", new(primal.Provisioner))
+	pps.SetVersion(version.PluginVersion)
+	if err := pps.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, err.Error())
+		os.Exit(1)
+	}
+}
