@@ -1,0 +1,78 @@
+// Package plan holds what a provisioner is going to do, before any machine
+// exists: an ordered list of named steps. Each step uploads files and/or runs
+// one shell script as root, and each is written to be idempotent, because
+// Packer's max_retries reruns the whole provisioner and users rerun builds.
+//
+// A plan is plain data: it renders to text for golden tests and dry runs,
+// and package runner executes it over a Packer communicator.
+package plan
+
+import (
+	"fmt"
+	"io/fs"
+	"strings"
+)
+
+// File is content to install on the target at Path with Mode and Owner.
+// The runner stages it in a private temporary directory and installs it
+// atomically with install(1), so a rerun simply replaces it.
+type File struct {
+	Path    string
+	Mode    fs.FileMode
+	Owner   string // user name; "" means root
+	Group   string // group name; "" means the owner's primary group
+	Content []byte
+	// Sensitive content is never rendered nor printed.
+	Sensitive bool
+}
+
+// Step is one named unit of work. Files are installed first, then Script
+// runs as root under "sh -eu" with the prelude of package runner.
+type Step struct {
+	Name   string
+	Files  []File
+	Script string
+}
+
+// Plan is the ordered list of steps of one provisioner run.
+type Plan struct {
+	Steps []Step
+}
+
+// Add appends steps to the plan.
+func (p *Plan) Add(steps ...Step) { p.Steps = append(p.Steps, steps...) }
+
+// Render writes the plan as text: what golden tests compare and what a dry
+// run prints. Sensitive file content is replaced by a marker.
+func (p Plan) Render() string {
+	var b strings.Builder
+	for i, s := range p.Steps {
+		fmt.Fprintf(&b, "### step %d: %s\n", i+1, s.Name)
+		for _, f := range s.Files {
+			owner := f.Owner
+			if owner == "" {
+				owner = "root"
+			}
+			if f.Group != "" {
+				owner += ":" + f.Group
+			}
+			fmt.Fprintf(&b, "--- file %s (mode %04o, owner %s)\n", f.Path, f.Mode.Perm(), owner)
+			if f.Sensitive {
+				fmt.Fprintf(&b, "<sensitive: %d bytes not shown>\n", len(f.Content))
+			} else {
+				b.Write(f.Content)
+				if len(f.Content) > 0 && f.Content[len(f.Content)-1] != '\n' {
+					b.WriteString("\n")
+				}
+			}
+		}
+		if s.Script != "" {
+			b.WriteString("--- script\n")
+			b.WriteString(s.Script)
+			if !strings.HasSuffix(s.Script, "\n") {
+				b.WriteString("\n")
+			}
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,180 @@
+// Package runner executes a plan.Plan on a machine through a Packer
+// communicator: one UI line per step, the step's remote output streamed as
+// it comes, its duration shown, and an error that names the failed step and
+// carries the last lines of its output.
+package runner
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	"github.com/nodebake/packer-plugin-node/internal/plan"
+	"github.com/nodebake/packer-plugin-node/internal/shell"
+)
+
+// Prelude starts every step script. sudo resets the environment, so the
+// script sets what it relies on itself.
+const Prelude = `set -eu
+export DEBIAN_FRONTEND=noninteractive
+export LC_ALL=C
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+`
+
+// tailLines is how much of a failed step's output the error carries.
+const tailLines = 25
+
+// Runner runs plans over Comm, reporting to UI.
+type Runner struct {
+	UI   packersdk.Ui
+	Comm packersdk.Communicator
+	// Name prefixes UI lines, e.g. "node-primal".
+	Name string
+	// Now is the clock (tests replace it); nil means time.Now.
+	Now func() time.Time
+}
+
+// StepError is returned when a step fails; it names the step.
+type StepError struct {
+	Step     string
+	Exit     int
+	Duration time.Duration
+	Tail     string
+	Err      error
+}
+
+func (e *StepError) Error() string {
+	msg := fmt.Sprintf("step %q failed after %s", e.Step, e.Duration.Round(100*time.Millisecond))
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	} else {
+		msg += fmt.Sprintf(" (exit status %d)", e.Exit)
+	}
+	if e.Tail != "" {
+		msg += "\nlast output lines:\n" + e.Tail
+	}
+	return msg
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Run executes every step of p in order and stops at the first failure.
+func (r *Runner) Run(ctx context.Context, p plan.Plan) error {
+	now := r.Now
+	if now == nil {
+		now = time.Now
+	}
+	uid, err := r.Output(ctx, "id -u")
+	if err != nil {
+		return fmt.Errorf("%s: cannot run commands on the target: %w", r.Name, err)
+	}
+	// Steps run as root: directly when the communicator logs in as root,
+	// otherwise through non-interactive sudo (cloud images' default users
+	// have passwordless sudo). The command fails fast instead of hanging on
+	// a password prompt.
+	sudo := "sudo -n "
+	if strings.TrimSpace(uid) == "0" {
+		sudo = ""
+	}
+	// A private staging directory for uploads, owned by the login user, so
+	// that uploaded secrets are never readable by others, even briefly.
+	stage, err := r.Output(ctx, "umask 077 && mktemp -d /tmp/packer-node.XXXXXXXX")
+	if err != nil {
+		return fmt.Errorf("%s: cannot create a staging directory on the target: %w", r.Name, err)
+	}
+	stage = strings.TrimSpace(stage)
+	defer func() {
+		// Best effort, with a fresh context: the build may have been cancelled.
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = r.Output(cctx, "rm -rf "+shell.Quote(stage))
+	}()
+
+	total := now()
+	for i, s := range p.Steps {
+		r.UI.Say(fmt.Sprintf("%s: [%d/%d] %s", r.Name, i+1, len(p.Steps), s.Name))
+		start := now()
+		tail, exit, err := r.runStep(ctx, stage, sudo, i, s)
+		d := now().Sub(start)
+		if err != nil || exit != 0 {
+			return &StepError{Step: s.Name, Exit: exit, Duration: d, Tail: tail, Err: err}
+		}
+		r.UI.Say(fmt.Sprintf("%s: [%d/%d] %s: done in %s", r.Name, i+1, len(p.Steps), s.Name, d.Round(100*time.Millisecond)))
+	}
+	r.UI.Say(fmt.Sprintf("%s: %d steps done in %s", r.Name, len(p.Steps), now().Sub(total).Round(100*time.Millisecond)))
+	return nil
+}
+
+// runStep uploads the step's files and script into the staging directory
+// and runs the script as root. It returns the tail of the output and the
+// exit status.
+func (r *Runner) runStep(ctx context.Context, stage, sudo string, i int, s plan.Step) (string, int, error) {
+	var script strings.Builder
+	script.WriteString(Prelude)
+	for j, f := range s.Files {
+		staged := fmt.Sprintf("%s/step%02d-file%02d", stage, i+1, j+1)
+		if err := r.Comm.Upload(staged, bytes.NewReader(f.Content), nil); err != nil {
+			return "", 0, fmt.Errorf("upload for %s: %w", f.Path, err)
+		}
+		script.WriteString(InstallCommand(staged, f))
+	}
+	script.WriteString(s.Script)
+	path := fmt.Sprintf("%s/step%02d.sh", stage, i+1)
+	if err := r.Comm.Upload(path, strings.NewReader(script.String()), nil); err != nil {
+		return "", 0, fmt.Errorf("upload script: %w", err)
+	}
+	tail := newTail(tailLines)
+	cmd := &packersdk.RemoteCmd{
+		Command: sudo + "/bin/sh -eu " + shell.Quote(path),
+		Stdout:  tail,
+		Stderr:  tail,
+	}
+	if err := cmd.RunWithUi(ctx, r.Comm, r.UI); err != nil {
+		return tail.String(), 0, err
+	}
+	return tail.String(), cmd.ExitStatus(), nil
+}
+
+// InstallCommand is the shell line that moves a staged upload into place:
+// installed next to the destination with its final mode and owner, then
+// renamed over it, so a reader never sees a half-written or world-readable
+// file and a rerun simply replaces it.
+func InstallCommand(staged string, f plan.File) string {
+	owner := f.Owner
+	if owner == "" {
+		owner = "root"
+	}
+	group := shell.Quote(f.Group)
+	if f.Group == "" {
+		group = `"$(id -gn ` + shell.Quote(owner) + `)"`
+	}
+	tmp := f.Path + ".packer-node-tmp"
+	return fmt.Sprintf("mkdir -p %s\ninstall -m %04o -o %s -g %s %s %s\nmv -f %s %s\n",
+		shell.Quote(parentDir(f.Path)), f.Mode.Perm(), shell.Quote(owner), group,
+		shell.Quote(staged), shell.Quote(tmp), shell.Quote(tmp), shell.Quote(f.Path))
+}
+
+func parentDir(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return p[:i]
+}
+
+// Output runs a short command as the login user and returns its stdout.
+func (r *Runner) Output(ctx context.Context, command string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := &packersdk.RemoteCmd{Command: command, Stdout: &stdout, Stderr: &stderr}
+	if err := r.Comm.Start(ctx, cmd); err != nil {
+		return "", err
+	}
+	if code := cmd.Wait(); code != 0 {
+		return "", fmt.Errorf("%q exited %d: %s", command, code, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}

@@ -1,0 +1,188 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	"github.com/nodebake/packer-plugin-node/internal/plan"
+)
+
+// localComm is a communicator that runs commands on this machine with
+// /bin/sh, so the runner's real scripts (staging, install, sudo choice)
+// execute for real in unit tests. It records every command it ran.
+type localComm struct {
+	mu   sync.Mutex
+	cmds []string
+}
+
+func (c *localComm) Start(ctx context.Context, rc *packersdk.RemoteCmd) error {
+	c.mu.Lock()
+	c.cmds = append(c.cmds, rc.Command)
+	c.mu.Unlock()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", rc.Command)
+	cmd.Stdout, cmd.Stderr = rc.Stdout, rc.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go func() {
+		err := cmd.Wait()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			code = 255
+		}
+		rc.SetExited(code)
+	}()
+	return nil
+}
+
+func (c *localComm) Upload(dst string, r io.Reader, _ *os.FileInfo) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
+}
+
+func (c *localComm) UploadDir(string, string, []string) error   { return errors.New("not used") }
+func (c *localComm) Download(string, io.Writer) error           { return errors.New("not used") }
+func (c *localComm) DownloadDir(string, string, []string) error { return errors.New("not used") }
+
+func needRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the runner installs files with install -o root, which needs root; CI runs as root")
+	}
+}
+
+func TestRunInstallsFilesAndRunsScripts(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	target := filepath.Join(dir, "etc", "app.conf")
+	secret := filepath.Join(dir, "secret.json")
+	marker := filepath.Join(dir, "marker")
+	p := plan.Plan{Steps: []plan.Step{
+		{Name: "write config", Files: []plan.File{
+			{Path: target, Mode: 0o644, Content: []byte("key = it's $(value)\n")},
+			{Path: secret, Mode: 0o600, Content: []byte(`{"token":"s3cret"}`), Sensitive: true},
+		}, Script: "echo configured\n"},
+		{Name: "second step", Script: "echo ran >> " + marker + "\necho \"output line\"\n"},
+	}}
+	var buf bytes.Buffer
+	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &buf, ErrorWriter: &buf}
+	comm := &localComm{}
+	r := &Runner{UI: ui, Comm: comm, Name: "test"}
+	for run := 1; run <= 2; run++ { // a rerun must replace, not duplicate
+		if err := r.Run(context.Background(), p); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+	}
+	if b, _ := os.ReadFile(target); string(b) != "key = it's $(value)\n" {
+		t.Errorf("installed content = %q", b)
+	}
+	for path, mode := range map[string]os.FileMode{target: 0o644, secret: 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != mode {
+			t.Errorf("%s mode = %o; want %o", path, fi.Mode().Perm(), mode)
+		}
+	}
+	if b, _ := os.ReadFile(marker); string(b) != "ran\nran\n" {
+		t.Errorf("second step ran %q; want twice", b)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.packer-node-tmp"))
+	if len(matches) > 0 {
+		t.Errorf("temporary files left behind: %v", matches)
+	}
+	// The staging directory is removed at the end of each run.
+	for _, c := range comm.cmds {
+		if strings.HasPrefix(c, "rm -rf /tmp/packer-node.") {
+			d := strings.TrimPrefix(c, "rm -rf ")
+			if _, err := os.Stat(d); !os.IsNotExist(err) {
+				t.Errorf("staging dir %s still exists", d)
+			}
+		}
+	}
+	out := buf.String()
+	for _, want := range []string{"test: [1/2] write config", "test: [2/2] second step: done in", "output line", "test: 2 steps done in"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("UI output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "s3cret") {
+		t.Errorf("UI output shows the sensitive file content:\n%s", out)
+	}
+}
+
+func TestRunFailureNamesStepAndStops(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	after := filepath.Join(dir, "after")
+	p := plan.Plan{Steps: []plan.Step{
+		{Name: "fine", Script: "true\n"},
+		{Name: "broken step", Script: "echo first clue\necho second clue >&2\nexit 7\n"},
+		{Name: "never", Script: "touch " + after + "\n"},
+	}}
+	r := &Runner{UI: packersdk.TestUi(t), Comm: &localComm{}, Name: "test"}
+	err := r.Run(context.Background(), p)
+	var se *StepError
+	if !errors.As(err, &se) {
+		t.Fatalf("want a *StepError, got %v", err)
+	}
+	if se.Step != "broken step" || se.Exit != 7 {
+		t.Errorf("StepError = step %q exit %d; want \"broken step\" exit 7", se.Step, se.Exit)
+	}
+	for _, w := range []string{`step "broken step" failed`, "exit status 7", "first clue", "second clue"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
+	}
+	if _, err := os.Stat(after); !os.IsNotExist(err) {
+		t.Error("a step after the failed one ran")
+	}
+}
+
+func TestRunScriptsStopAtFirstFailingCommand(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	never := filepath.Join(dir, "never")
+	p := plan.Plan{Steps: []plan.Step{{Name: "set -e", Script: "false\ntouch " + never + "\n"}}}
+	r := &Runner{UI: packersdk.TestUi(t), Comm: &localComm{}, Name: "test"}
+	if err := r.Run(context.Background(), p); err == nil {
+		t.Fatal("want an error from a script whose command failed")
+	}
+	if _, err := os.Stat(never); !os.IsNotExist(err) {
+		t.Error("the script went on after a failing command")
+	}
+}
+
+func TestTailKeepsLastLines(t *testing.T) {
+	tl := newTail(3)
+	io.WriteString(tl, "1\n2\n3")
+	io.WriteString(tl, "\n4\n5 partial")
+	if got := tl.String(); got != "3\n4\n5 partial" {
+		t.Errorf("tail = %q", got)
+	}
+}
+
+func TestInstallCommandQuotes(t *testing.T) {
+	got := InstallCommand("/tmp/s/f1", plan.File{Path: "/etc/it's here.conf", Mode: 0o640, Owner: "admin"})
+	for _, w := range []string{`install -m 0640 -o admin -g "$(id -gn admin)" /tmp/s/f1 '/etc/it'\''s here.conf.packer-node-tmp'`, `mv -f '/etc/it'\''s here.conf.packer-node-tmp' '/etc/it'\''s here.conf'`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("install command lacks %s:\n%s", w, got)
+		}
+	}
+}
