@@ -1,0 +1,64 @@
+// Package apt holds the steps that drive Debian's package manager: waiting
+// for the dpkg lock, refreshing the package lists and installing packages.
+// Every apt-get call also waits for the lock itself (DPkg::Lock::Timeout),
+// because cloud images run unattended upgrades and cloud-init at first boot.
+package apt
+
+import (
+	"embed"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/nodebake/packer-plugin-node/internal/plan"
+	"github.com/nodebake/packer-plugin-node/internal/shell"
+)
+
+//go:embed scripts/*.sh
+var scripts embed.FS
+
+// packageRE is Debian policy's package name grammar (§5.6.1), optionally
+// pinned to a version ("nginx=1.22.1-9") or a release ("nginx/bookworm").
+var packageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+|/[a-z0-9.-]+)?$`)
+
+// ValidPackage reports whether name is a package name apt-get accepts as a
+// single argument; it is an error naming the reason otherwise.
+func ValidPackage(name string) error {
+	if !packageRE.MatchString(name) {
+		return fmt.Errorf("%q is not a Debian package name (lowercase letters, digits, + - . ; optionally =VERSION or /RELEASE)", name)
+	}
+	return nil
+}
+
+type lockData struct{ Seconds int }
+
+func seconds(d time.Duration) int { return int(d.Round(time.Second) / time.Second) }
+
+// WaitForLock waits up to timeout for whoever holds the dpkg lock (cloud-init,
+// unattended-upgrades, apt-daily) to let go, instead of failing.
+func WaitForLock(timeout time.Duration) plan.Step {
+	return plan.Step{
+		Name:   "wait for the dpkg lock",
+		Script: shell.MustRender(scripts, "scripts/wait-lock.sh", lockData{seconds(timeout)}),
+	}
+}
+
+// Update refreshes the package lists.
+func Update(timeout time.Duration) plan.Step {
+	return plan.Step{
+		Name:   "apt-get update",
+		Script: shell.MustRender(scripts, "scripts/update.sh", lockData{seconds(timeout)}),
+	}
+}
+
+// Install installs packages that are missing; installed ones are left alone,
+// so a rerun changes nothing. Names must have passed ValidPackage.
+func Install(name string, packages []string, timeout time.Duration) plan.Step {
+	return plan.Step{
+		Name: name,
+		Script: shell.MustRender(scripts, "scripts/install.sh", struct {
+			Seconds  int
+			Packages []string
+		}{seconds(timeout), packages}),
+	}
+}
