@@ -8,7 +8,8 @@ import "strings"
 
 // Quote returns s as a single POSIX shell word that the shell reads back as
 // exactly s: it is wrapped in single quotes, and each embedded single quote
-// is written as '\'' (close, escaped quote, reopen). Nothing inside single
+// is written as quote, backslash, quote, quote (close, escaped quote,
+// reopen). Nothing inside single
 // quotes is special to the shell: not $, `, \, newlines or globs.
 func Quote(s string) string {
 	if s == "" {
