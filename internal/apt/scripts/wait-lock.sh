@@ -1,11 +1,12 @@
 # dpkg takes fcntl(2) locks on these files; /proc/locks lists every held
-# lock as MAJOR:MINOR:INODE, so a lock is held while its inode appears there.
-# (flock(1) cannot test an fcntl lock, and fuser/lsof may not be installed.)
+# lock by device and inode (hex major:hex minor:inode), so a lock is held
+# while its file's id appears there. (flock(1) cannot test an fcntl lock,
+# and fuser/lsof may not be installed.)
 held() {
   for f in /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock; do
     [ -e "$f" ] || continue
-    ino=$(stat -c %i "$f")
-    if awk -v ino="$ino" '{ n = split($6, a, ":"); if (a[n] == ino) found = 1 } END { exit !found }' /proc/locks; then
+    id=$(printf '%02x:%02x:%s' $(stat -c '%Hd %Ld %i' "$f"))
+    if grep -q " $id " /proc/locks; then
       echo "$f"
       return 0
     fi
