@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -34,8 +35,29 @@ type Runner struct {
 	Comm packersdk.Communicator
 	// Name prefixes UI lines, e.g. "node-primal".
 	Name string
+	// Env is exported in every step script and fact command (proxies for
+	// the build, for example). sudo resets the environment, so it is set
+	// inside the scripts rather than on the command line.
+	Env map[string]string
+	// Secrets are scrubbed from everything shown: step lines, remote
+	// output, and the output tail in errors.
+	Secrets []string
 	// Now is the clock (tests replace it); nil means time.Now.
 	Now func() time.Time
+}
+
+// exports renders Env as sorted export lines.
+func (r *Runner) exports() string {
+	keys := make([]string, 0, len(r.Env))
+	for k := range r.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString("export " + k + "=" + shell.Quote(r.Env[k]) + "\n")
+	}
+	return b.String()
 }
 
 // StepError is returned when a step fails; it names the step.
@@ -64,6 +86,11 @@ func (e *StepError) Unwrap() error { return e.Err }
 
 // Run executes every step of p in order and stops at the first failure.
 func (r *Runner) Run(ctx context.Context, p plan.Plan) error {
+	if len(r.Secrets) > 0 {
+		if _, wrapped := r.UI.(secretUI); !wrapped {
+			r.UI = secretUI{Ui: r.UI, secrets: r.Secrets}
+		}
+	}
 	now := r.Now
 	if now == nil {
 		now = time.Now
@@ -115,6 +142,7 @@ func (r *Runner) Run(ctx context.Context, p plan.Plan) error {
 func (r *Runner) runStep(ctx context.Context, stage, sudo string, i int, s plan.Step) (string, int, error) {
 	var script strings.Builder
 	script.WriteString(Prelude)
+	script.WriteString(r.exports())
 	for j, f := range s.Files {
 		staged := fmt.Sprintf("%s/step%02d-file%02d", stage, i+1, j+1)
 		if err := r.Comm.Upload(staged, bytes.NewReader(f.Content), nil); err != nil {
@@ -133,10 +161,12 @@ func (r *Runner) runStep(ctx context.Context, stage, sudo string, i int, s plan.
 		Stdout:  tail,
 		Stderr:  tail,
 	}
-	if err := cmd.RunWithUi(ctx, r.Comm, r.UI); err != nil {
-		return tail.String(), 0, err
+	err := cmd.RunWithUi(ctx, r.Comm, r.UI)
+	out := redact(tail.String(), r.Secrets)
+	if err != nil {
+		return out, 0, err
 	}
-	return tail.String(), cmd.ExitStatus(), nil
+	return out, cmd.ExitStatus(), nil
 }
 
 // InstallCommand is the shell line that moves a staged upload into place:
@@ -166,10 +196,15 @@ func parentDir(p string) string {
 	return p[:i]
 }
 
-// Output runs a short command as the login user and returns its stdout.
+// Output runs a short command as the login user, with Env, and returns its
+// stdout. It is how facts are read before a plan is made.
 func (r *Runner) Output(ctx context.Context, command string) (string, error) {
+	full := command
+	if len(r.Env) > 0 {
+		full = strings.ReplaceAll(r.exports(), "\n", "; ") + command
+	}
 	var stdout, stderr bytes.Buffer
-	cmd := &packersdk.RemoteCmd{Command: command, Stdout: &stdout, Stderr: &stderr}
+	cmd := &packersdk.RemoteCmd{Command: full, Stdout: &stdout, Stderr: &stderr}
 	if err := r.Comm.Start(ctx, cmd); err != nil {
 		return "", err
 	}

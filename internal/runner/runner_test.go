@@ -186,3 +186,21 @@ func TestInstallCommandQuotes(t *testing.T) {
 		}
 	}
 }
+
+func TestRunScrubsSecretsFromOutputAndErrors(t *testing.T) {
+	needRoot(t)
+	var buf bytes.Buffer
+	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &buf, ErrorWriter: &buf}
+	p := plan.Plan{Steps: []plan.Step{{Name: "leaky", Script: "echo token is npm_S3CRET\necho npm_S3CRET >&2\nexit 3\n"}}}
+	r := &Runner{UI: ui, Comm: &localComm{}, Name: "test", Secrets: []string{"npm_S3CRET"}}
+	err := r.Run(context.Background(), p)
+	if err == nil {
+		t.Fatal("want the step to fail")
+	}
+	if strings.Contains(buf.String(), "npm_S3CRET") || strings.Contains(err.Error(), "npm_S3CRET") {
+		t.Errorf("the secret was shown:\nUI: %s\nerror: %v", buf.String(), err)
+	}
+	if !strings.Contains(buf.String(), "token is <sensitive>") {
+		t.Errorf("the redacted line is missing from the UI:\n%s", buf.String())
+	}
+}

@@ -18,7 +18,10 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
+	"github.com/nodebake/packer-plugin-node/internal/cacerts"
+	"github.com/nodebake/packer-plugin-node/internal/nodejs"
 	"github.com/nodebake/packer-plugin-node/internal/runner"
+	"github.com/nodebake/packer-plugin-node/internal/shell"
 )
 
 // DefaultPackages are the seed's essentials: git for git dependencies, make
@@ -54,7 +57,80 @@ type Config struct {
 	// to release the dpkg lock before failing. Defaults to `10m`.
 	DpkgLockTimeout time.Duration `mapstructure:"dpkg_lock_timeout" required:"false"`
 
+	// How Node.js is installed: `tarball` (default) the official binary
+	// release from `node_mirror`, verified against its `SHASUMS256.txt`;
+	// `nvm` the seed's way, through nvm installed system-wide in
+	// `/usr/local/nvm`; `distro` Debian's `nodejs` and `npm` packages.
+	// Whichever, `node`, `npm` and `npx` are linked into `/usr/local/bin`,
+	// so they work for every user, in non-interactive shells and in
+	// services, with no profile sourcing.
+	NodeInstaller string `mapstructure:"node_installer" required:"false"`
+	// The Node.js version: exact (`22.12.0`), a major (`22`: its newest
+	// release) or `lts` (the newest LTS release), resolved through the
+	// mirror's `index.json` at build time. Defaults to `lts`. Not used by the
+	// `distro` installer, which installs the distribution's version.
+	NodeVersion string `mapstructure:"node_version" required:"false"`
+	// Base URL of a mirror in nodejs.org's dist layout (`index.json`,
+	// `vX.Y.Z/SHASUMS256.txt`, `vX.Y.Z/node-vX.Y.Z-linux-x64.tar.xz`).
+	// Defaults to `https://nodejs.org/dist`. The `nvm` installer uses it as
+	// `NVM_NODEJS_ORG_MIRROR`.
+	NodeMirror string `mapstructure:"node_mirror" required:"false"`
+	// The nvm release for `node_installer = "nvm"`. Defaults to `v0.40.1`.
+	// nvm's installer is fetched from GitHub.
+	NvmVersion string `mapstructure:"nvm_version" required:"false"`
+
+	// Persist `net.ipv4.ip_forward = 1`, as the seed did. Defaults to `true`.
+	IPForward *bool `mapstructure:"ip_forward" required:"false"`
+	// The port clients connect to. Defaults to `80`.
+	PublicPort int `mapstructure:"public_port" required:"false"`
+	// The unprivileged port nginx listens on; traffic to `public_port` is
+	// redirected to it, so nothing needs root to listen. Defaults to `8080`.
+	NginxPort int `mapstructure:"nginx_port" required:"false"`
+	// The firewall that holds the redirect: `auto` (default: `iptables` when
+	// the image uses the legacy iptables backend, `nftables` otherwise),
+	// `nftables` (a table in `/etc/nftables.d/node-primal.nft`, included by
+	// `/etc/nftables.conf` and loaded at boot by `nftables.service`) or
+	// `iptables` (saved by `iptables-persistent` to `/etc/iptables/rules.v4`).
+	FirewallBackend string `mapstructure:"firewall_backend" required:"false"`
+
+	// Local path of the app's `package.json`. When set, the app's production
+	// dependencies are installed into `precache_dir` on the image, so
+	// node-carnivore builds only fetch what changed.
+	PackageJSON string `mapstructure:"package_json" required:"false"`
+	// Local path of the lockfile (`package-lock.json` or
+	// `npm-shrinkwrap.json`). Defaults to one of those next to
+	// `package_json`. With a lockfile, dependencies are installed with
+	// `npm ci --omit=dev`; without one, with `npm install --omit=dev`.
+	Lockfile string `mapstructure:"lockfile" required:"false"`
+	// Where the precache goes on the image. Defaults to `app/precache` in
+	// the instance user's home (the seed's `~/app/precache`). A
+	// `manifest.json` there records the lockfile's SHA-256, the node and npm
+	// versions, the time and the plugin version.
+	PrecacheDir string `mapstructure:"precache_dir" required:"false"`
+	// The npm registry to install from. Defaults to npm's own setting on the image.
+	NpmRegistry string `mapstructure:"npm_registry" required:"false"`
+	// A token for `npm_registry` (which it requires). Sensitive: never
+	// printed, and kept on a tmpfs during the install only, unless
+	// `keep_npm_token` is set.
+	NpmToken string `mapstructure:"npm_token" required:"false" sensitive:"true"`
+	// Leave the token in the instance user's `~/.npmrc` on the image, for
+	// node-carnivore builds that install private packages. Defaults to `false`.
+	KeepNpmToken bool `mapstructure:"keep_npm_token" required:"false"`
+	// HTTP proxy for apt, curl and npm during the build (not persisted).
+	HTTPProxy string `mapstructure:"http_proxy" required:"false"`
+	// HTTPS proxy for apt, curl and npm during the build (not persisted).
+	HTTPSProxy string `mapstructure:"https_proxy" required:"false"`
+	// Hosts that bypass the proxies, comma-separated, as in `no_proxy`.
+	NoProxy string `mapstructure:"no_proxy" required:"false"`
+	// Local paths of extra CA certificates (PEM) to trust: installed into the
+	// system store and, through `NODE_EXTRA_CA_CERTS` in `/etc/environment`,
+	// used by Node.js and npm. Needed where TLS is inspected by a proxy.
+	CACertificates []string `mapstructure:"ca_certificates" required:"false"`
+
 	ctx interpolate.Context
+	// Read at Prepare time, so a missing file fails `packer validate`.
+	packageJSON, lockfile []byte
+	caCerts               []cacerts.Cert
 }
 
 // Provisioner implements packersdk.Provisioner.
@@ -77,13 +153,24 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 		return err
 	}
 	p.config.setDefaults()
+	// Scrub the token from the plugin's own logs too.
+	packersdk.LogSecretFilter.Set(p.config.secrets()...)
 	return p.config.validate()
 }
 
-// Provision runs the plan on the machine behind comm.
+func (c *Config) secrets() []string {
+	if c.NpmToken == "" {
+		return nil
+	}
+	return []string{c.NpmToken}
+}
+
+// Provision reads the facts it needs from the machine, then runs the system
+// plan, resolves the Node.js release on the mirror, and runs the Node.js plan.
 func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, generatedData map[string]interface{}) error {
-	r := &runner.Runner{UI: ui, Comm: comm, Name: "node-primal"}
-	user := p.config.InstanceUser
+	c := &p.config
+	r := &runner.Runner{UI: ui, Comm: comm, Name: "node-primal", Env: c.Env(), Secrets: c.secrets()}
+	user := c.InstanceUser
 	if user == "" {
 		var err error
 		if user, err = loginUser(ctx, r, generatedData); err != nil {
@@ -91,11 +178,75 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		}
 		ui.Say(fmt.Sprintf("node-primal: instance_user defaults to the communicator's user %q", user))
 	}
-	pl, err := p.config.Plan(user)
+	f, err := readFacts(ctx, r, user)
 	if err != nil {
 		return err
 	}
-	return r.Run(ctx, pl)
+	sys, err := c.SystemPlan(f)
+	if err != nil {
+		return err
+	}
+	if err := r.Run(ctx, sys); err != nil {
+		return err
+	}
+	if c.NodeInstaller == "tarball" {
+		if f.Node, err = resolveNode(ctx, r, c.NodeMirror, c.NodeVersion, f.Platform); err != nil {
+			return err
+		}
+		ui.Say(fmt.Sprintf("node-primal: node_version %q is v%s on %s (sha256 %s)", c.NodeVersion, f.Node.Version, c.NodeMirror, f.Node.SHA256))
+	}
+	np, err := c.NodePlan(f)
+	if err != nil {
+		return err
+	}
+	return r.Run(ctx, np)
+}
+
+// readFacts reads the instance user's home and the machine type.
+func readFacts(ctx context.Context, r *runner.Runner, user string) (Facts, error) {
+	out, err := r.Output(ctx, "getent passwd "+shell.Quote(user)+" | cut -d: -f6; uname -m")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err != nil || len(lines) != 2 || !strings.HasPrefix(lines[0], "/") {
+		return Facts{}, fmt.Errorf("instance_user: user %q does not exist on the machine (%v)", user, err)
+	}
+	platform, err := nodejs.Platform(lines[1])
+	if err != nil {
+		return Facts{}, err
+	}
+	return Facts{User: user, Home: lines[0], Platform: platform}, nil
+}
+
+// resolveNode reads the mirror's index.json and SHASUMS256.txt from the
+// machine (the mirror may be reachable only from there) and picks the
+// release and its checksum.
+func resolveNode(ctx context.Context, r *runner.Runner, mirror, spec, platform string) (nodejs.Tarball, error) {
+	t := nodejs.Tarball{Mirror: mirror, Platform: platform}
+	fetch := func(u string) ([]byte, error) {
+		out, err := r.Output(ctx, "curl -fsSL --retry 3 "+shell.Quote(u))
+		if err != nil {
+			return nil, fmt.Errorf("node_mirror: cannot read %s from the machine: %w", u, err)
+		}
+		return []byte(out), nil
+	}
+	if v, ok := nodejs.Exact(spec); ok {
+		t.Version = v
+	} else {
+		index, err := fetch(mirror + "/index.json")
+		if err != nil {
+			return t, err
+		}
+		if t.Version, err = nodejs.Resolve(index, spec, platform); err != nil {
+			return t, err
+		}
+	}
+	sums, err := fetch(fmt.Sprintf("%s/v%s/SHASUMS256.txt", mirror, t.Version))
+	if err != nil {
+		return t, err
+	}
+	if t.SHA256, err = nodejs.Checksum(sums, t.File()); err != nil {
+		return t, fmt.Errorf("node_version %q: %w", spec, err)
+	}
+	return t, nil
 }
 
 // loginUser is the user the communicator logs in as: Packer hands it to

@@ -1,0 +1,118 @@
+// Package nodejs holds the ways node-primal installs Node.js, each leaving
+// node, npm and npx at absolute paths in /usr/local/bin, so they work for
+// every user, in non-interactive shells and in services, with no profile
+// sourcing (the seed had to source nvm in every script):
+//
+//   - tarball: the official binary release from a mirror in nodejs.org's
+//     dist layout, verified against the mirror's SHASUMS256.txt;
+//   - nvm: the seed's way, installed system-wide;
+//   - distro: Debian's nodejs and npm packages.
+package nodejs
+
+import (
+	"embed"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/nodebake/packer-plugin-node/internal/plan"
+	"github.com/nodebake/packer-plugin-node/internal/shell"
+)
+
+//go:embed scripts/*.sh
+var scripts embed.FS
+
+// Installers are the values node_installer accepts.
+var Installers = []string{"tarball", "nvm", "distro"}
+
+// InstallRoot holds the unpacked releases; /usr/local/bin links into it.
+const InstallRoot = "/usr/local/lib/nodejs"
+
+// NvmDir is where the nvm installer puts nvm, system-wide.
+const NvmDir = "/usr/local/nvm"
+
+var nvmVersionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`)
+
+// ValidNvmVersion checks an nvm release tag such as v0.40.1.
+func ValidNvmVersion(v string) error {
+	if !nvmVersionRE.MatchString(v) {
+		return fmt.Errorf("%q is not an nvm release tag (like v0.40.1)", v)
+	}
+	return nil
+}
+
+// Platform maps `uname -m` to the platform names of Node.js releases.
+func Platform(machine string) (string, error) {
+	switch strings.TrimSpace(machine) {
+	case "x86_64", "amd64":
+		return "linux-x64", nil
+	case "aarch64", "arm64":
+		return "linux-arm64", nil
+	case "armv7l":
+		return "linux-armv7l", nil
+	case "ppc64le":
+		return "linux-ppc64le", nil
+	case "s390x":
+		return "linux-s390x", nil
+	}
+	return "", fmt.Errorf("no Node.js binary release for machine type %q", machine)
+}
+
+// Tarball describes one verified release archive on a mirror.
+type Tarball struct {
+	Mirror   string // base URL of the dist layout, no trailing slash
+	Version  string // exact, without "v"
+	Platform string // linux-x64
+	SHA256   string // from the mirror's SHASUMS256.txt
+}
+
+// File is the archive's name in the dist layout.
+func (t Tarball) File() string { return fmt.Sprintf("node-v%s-%s.tar.xz", t.Version, t.Platform) }
+
+// URL is where the archive is downloaded from.
+func (t Tarball) URL() string { return fmt.Sprintf("%s/v%s/%s", t.Mirror, t.Version, t.File()) }
+
+// InstallTarball downloads, verifies and unpacks the release under
+// InstallRoot and links its commands into /usr/local/bin. A release that is
+// already unpacked is not downloaded again.
+func InstallTarball(t Tarball) plan.Step {
+	return plan.Step{
+		Name: fmt.Sprintf("install Node.js v%s (%s, from %s)", t.Version, t.Platform, t.Mirror),
+		Script: shell.MustRender(scripts, "scripts/tarball.sh", struct {
+			Tarball
+			Dir, URL string
+		}{t, fmt.Sprintf("%s/node-v%s-%s", InstallRoot, t.Version, t.Platform), t.URL()}),
+	}
+}
+
+// InstallNvm installs nvm system-wide in NvmDir from installURL, then the
+// Node.js version spec ("lts", "22", "22.12.0") through it, downloading from
+// mirror (NVM_NODEJS_ORG_MIRROR), and links the default version's commands
+// into /usr/local/bin.
+func InstallNvm(nvmVersion, installURL, spec, mirror string) plan.Step {
+	nvmSpec := spec
+	if spec == "lts" {
+		nvmSpec = "--lts"
+	}
+	return plan.Step{
+		Name: fmt.Sprintf("install nvm %s and Node.js %s", nvmVersion, spec),
+		Script: shell.MustRender(scripts, "scripts/nvm.sh", struct {
+			NvmVersion, InstallURL, Spec, Mirror, Dir string
+		}{nvmVersion, installURL, nvmSpec, mirror, NvmDir}),
+	}
+}
+
+// NvmInstallURL is nvm's installer for a release tag.
+func NvmInstallURL(version string) string {
+	return "https://raw.githubusercontent.com/nvm-sh/nvm/" + version + "/install.sh"
+}
+
+// LinkDistro makes the distribution's node and npm reachable under
+// /usr/local/bin too, so services and later steps use one absolute path
+// whatever the installer.
+func LinkDistro() plan.Step {
+	return plan.Step{
+		Name:   "link Node.js into /usr/local/bin",
+		Script: shell.MustRender(scripts, "scripts/distro-link.sh", nil),
+	}
+}

@@ -1,0 +1,22 @@
+# System-wide nvm: NVM_DIR outside any home, so services and every user can
+# use the node it installs through the links in /usr/local/bin.
+export NVM_DIR={{q .Dir}}
+export NVM_NODEJS_ORG_MIRROR={{q .Mirror}}
+# nvm.sh reads unset variables; it cannot run under set -u.
+set +u
+if [ -s "$NVM_DIR/nvm.sh" ] && [ "$(. "$NVM_DIR/nvm.sh" && nvm --version)" = {{q .NvmVersion}} ]; then
+  echo "nvm "{{q .NvmVersion}}" is already installed in $NVM_DIR"
+else
+  mkdir -p "$NVM_DIR"
+  curl -fsSL --retry 3 {{q .InstallURL}} | PROFILE=/dev/null bash
+fi
+. "$NVM_DIR/nvm.sh"
+nvm install {{q .Spec}}
+nvm alias default {{q .Spec}}
+bin=$(dirname "$(nvm which default)")
+for cmd in node npm npx corepack; do
+  if [ -e "$bin/$cmd" ]; then
+    ln -sfn "$bin/$cmd" "/usr/local/bin/$cmd"
+  fi
+done
+echo "node $(/usr/local/bin/node --version), npm $(/usr/local/bin/npm --version)"

@@ -1,0 +1,113 @@
+// Package precache installs an app's production dependencies on the base
+// image, before the app itself exists (the seed's "precaching server
+// dependencies"), and records what it installed in a manifest, so the app
+// image's build can reuse them when the lockfile has not changed.
+package precache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+
+	"embed"
+
+	"github.com/nodebake/packer-plugin-node/internal/plan"
+	"github.com/nodebake/packer-plugin-node/internal/shell"
+)
+
+//go:embed scripts/*.sh
+var scripts embed.FS
+
+// ManifestName is the manifest's file name inside the precache directory.
+const ManifestName = "manifest.json"
+
+// TokenFile is where the npm token lives while the install runs: /run is a
+// tmpfs, so the token is never written to the image's disk.
+const TokenFile = "/run/node-primal/npmrc"
+
+// Lockfiles are the names npm reads a lockfile from, in its own order of preference.
+var Lockfiles = []string{"npm-shrinkwrap.json", "package-lock.json"}
+
+var tokenRE = regexp.MustCompile(`^[A-Za-z0-9._~+/=:-]+$`)
+
+// ValidToken checks that an npm token can be written into an npmrc line.
+func ValidToken(t string) error {
+	if !tokenRE.MatchString(t) {
+		return fmt.Errorf("contains characters an npm token never has (only letters, digits and . _ ~ + / = : -)")
+	}
+	return nil
+}
+
+// ValidRegistry checks an npm registry URL.
+func ValidRegistry(r string) error {
+	u, err := url.Parse(r)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q is not an http(s) registry URL", r)
+	}
+	if strings.ContainsAny(r, " \t\r\n\"'") {
+		return fmt.Errorf("%q contains spaces or quotes", r)
+	}
+	return nil
+}
+
+// Spec is what to precache and how.
+type Spec struct {
+	User, Home    string
+	Dir           string // absolute precache directory
+	PackageJSON   []byte
+	LockfileName  string // "" when there is no lockfile
+	Lockfile      []byte
+	Registry      string // "" keeps npm's default
+	Token         string // sensitive
+	KeepToken     bool   // install the token in the user's ~/.npmrc for later builds
+	PluginVersion string
+}
+
+// SHA256 is the hex SHA-256 of b.
+func SHA256(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// Install uploads package.json and the lockfile into the precache directory,
+// installs production dependencies as the instance user, and writes the
+// manifest. When the manifest already matches (same lockfile, same node),
+// a rerun changes nothing.
+func Install(s Spec) plan.Step {
+	st := plan.Step{Name: "precache production dependencies in " + s.Dir}
+	st.Files = append(st.Files, plan.File{Path: path.Join(s.Dir, "package.json"), Mode: 0o644, Owner: s.User, Content: s.PackageJSON})
+	lockSHA := ""
+	if s.LockfileName != "" {
+		st.Files = append(st.Files, plan.File{Path: path.Join(s.Dir, s.LockfileName), Mode: 0o644, Owner: s.User, Content: s.Lockfile})
+		lockSHA = SHA256(s.Lockfile)
+	}
+	npmrc := ""
+	if s.Token != "" {
+		npmrc = TokenFile
+		if s.KeepToken {
+			npmrc = path.Join(s.Home, ".npmrc")
+		}
+		st.Files = append(st.Files, plan.File{Path: npmrc, Mode: 0o600, Owner: s.User, Content: []byte(Npmrc(s.Registry, s.Token)), Sensitive: true})
+	}
+	st.Script = shell.MustRender(scripts, "scripts/install.sh", struct {
+		Spec
+		LockSHA, PackageSHA, Npmrc, Manifest string
+		KeepNpmrc                            bool
+	}{s, lockSHA, SHA256(s.PackageJSON), npmrc, ManifestName, s.KeepToken || s.Token == ""})
+	return st
+}
+
+// Npmrc is an npmrc that authenticates to registry with token, keyed the way
+// npm expects (the registry URL without its scheme).
+func Npmrc(registry, token string) string {
+	u, _ := url.Parse(registry)
+	p := u.Path
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return fmt.Sprintf("registry=%s\n//%s%s:_authToken=%s\n", registry, u.Host, p, token)
+}
