@@ -24,6 +24,47 @@ variable "ssh_private_key_file" {
   type = string
 }
 
+variable "node_installer" {
+  type    = string
+  default = "tarball"
+}
+
+variable "node_version" {
+  type    = string
+  default = "22"
+}
+
+variable "node_mirror" {
+  type        = string
+  default     = "https://nodejs.org/dist"
+  description = "A mirror in nodejs.org's dist layout; the tests serve one built from the npm registry."
+}
+
+variable "firewall_backend" {
+  type    = string
+  default = "auto"
+}
+
+variable "https_proxy" {
+  type    = string
+  default = ""
+}
+
+variable "no_proxy" {
+  type    = string
+  default = ""
+}
+
+variable "ca_certificates" {
+  type    = list(string)
+  default = []
+}
+
+variable "package_json" {
+  type    = string
+  default = "example/app/package.json"
+}
+
 source "null" "debian" {
   ssh_host             = var.host
   ssh_username         = var.ssh_username
@@ -37,5 +78,14 @@ build {
   provisioner "node-primal" {
     # instance_user defaults to ssh_username.
     dpkg_lock_timeout = "5m"
+    node_installer    = var.node_installer
+    node_version      = var.node_installer == "distro" ? "" : var.node_version
+    node_mirror       = var.node_mirror
+    firewall_backend  = var.firewall_backend
+    http_proxy        = var.https_proxy
+    https_proxy       = var.https_proxy
+    no_proxy          = var.no_proxy
+    ca_certificates   = var.ca_certificates
+    package_json      = var.package_json
   }
 }

@@ -3,24 +3,74 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/nodebake/packer-plugin-node/test/nodemirror"
 	"github.com/nodebake/packer-plugin-node/test/sandbox"
 )
 
 const primalTemplate = "example/sandbox/primal.pkr.hcl"
 
+// Node.js releases the local mirror carries (built from the npm registry).
+const (
+	nodeNew = nodemirror.Node22
+	nodeOld = nodemirror.Node20
+)
+
+// primalArgs are `packer build` arguments for the example template against
+// tgt, with the target's egress proxy, the host's CA certificates and a
+// Node.js mirror served on the host's side of the target's link.
+func primalArgs(t *testing.T, tgt *sandbox.Target, mirrorURL string, extra ...string) []string {
+	args := []string{"build",
+		"-var", "host=" + tgt.IP,
+		"-var", "ssh_username=" + sandbox.AdminUser,
+		"-var", "ssh_private_key_file=" + tgt.KeyPath,
+		"-var", "https_proxy=" + tgt.ProxyURL,
+		"-var", "no_proxy=" + tgt.HostIP,
+		"-var", "node_mirror=" + mirrorURL,
+		"-var", "ca_certificates=" + hostCAs(t),
+	}
+	args = append(args, extra...)
+	return append(args, primalTemplate)
+}
+
+// hostCAs is the host's extra CA certificates as an HCL list: the network
+// here inspects TLS, like many corporate ones, so the image must trust them.
+func hostCAs(t *testing.T) string {
+	files, _ := filepath.Glob("/usr/local/share/ca-certificates/*.crt")
+	b, _ := json.Marshal(append([]string{}, files...))
+	return string(b)
+}
+
+func sha256File(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
 // TestPrimalOnSandbox runs node-primal for real against a booted Debian
-// (systemd as PID 1) as the non-root user admin, checks the machine, runs
-// the same build again and checks that nothing changed or was duplicated,
-// then runs it a third time while another process holds the dpkg lock.
+// (systemd as PID 1) as the non-root user admin: the tarball installer from
+// a local mirror, the redirect, the precache with a lockfile. It checks the
+// machine, reruns the build and checks nothing changed, reruns it while
+// another process holds the dpkg lock, precaches without a lockfile, and
+// finally asks for a release whose checksum is wrong.
 func TestPrimalOnSandbox(t *testing.T) {
 	ph := newPhases(t)
+	var dir string
+	ph.run("build the Node.js mirror", func() { dir = nodemirror.Build(t, nodeNew, nodeOld) })
 	var tgt *sandbox.Target
 	ph.run("create sandbox target", func() { tgt = sandbox.New(t) })
-	args := []string{"build", "-var", "host=" + tgt.IP, "-var", "ssh_username=admin",
-		"-var", "ssh_private_key_file=" + tgt.KeyPath, primalTemplate}
+	mirror := nodemirror.Serve(t, dir, tgt.HostIP+":0")
+	args := primalArgs(t, tgt, mirror.URL, "-var", "node_version=22")
 
 	var out string
 	ph.run("first packer build", func() {
@@ -31,15 +81,17 @@ func TestPrimalOnSandbox(t *testing.T) {
 	})
 	for _, want := range []string{
 		`instance_user defaults to the communicator's user "admin"`,
-		"node-primal: [1/7] wait for the dpkg lock",
-		"node-primal: [7/7] persist kernel settings in /etc/sysctl.d/60-node-primal.conf: done in",
-		"node-primal: 7 steps done in",
+		"] wait for the dpkg lock: done in",
+		`node-primal: node_version "22" is v` + nodeNew,
+		"sha256 ", "verified against SHASUMS256.txt",
+		"node-primal: [2/2] precache production dependencies in /home/admin/app/precache: done in",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("build output lacks %q", want)
 		}
 	}
-	ph.run("check the target", func() { checkPrimal(t, tgt) })
+	lockSHA := sha256File(t, filepath.Join(repoRoot(t), "example/app/package-lock.json"))
+	ph.run("check the target", func() { checkPrimal(t, tgt, nodeNew, lockSHA) })
 	before := tgt.MustRun(t, snapshot)
 
 	ph.run("second packer build (rerun)", func() {
@@ -48,10 +100,16 @@ func TestPrimalOnSandbox(t *testing.T) {
 			t.Fatalf("second packer build failed: %v", err)
 		}
 	})
-	if !strings.Contains(out, "already installed: git make g++ graphicsmagick curl") {
-		t.Errorf("the rerun did not find the base packages already installed")
+	for _, want := range []string{
+		"already installed: git make g++ graphicsmagick curl",
+		"Node.js v" + nodeNew + " is already installed",
+		"precache is current",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the rerun's output lacks %q", want)
+		}
 	}
-	ph.run("check the target again", func() { checkPrimal(t, tgt) })
+	ph.run("check the target again", func() { checkPrimal(t, tgt, nodeNew, lockSHA) })
 	if after := tgt.MustRun(t, snapshot); after != before {
 		t.Errorf("the rerun changed the machine:\n--- before\n%s\n--- after\n%s", before, after)
 	}
@@ -72,45 +130,164 @@ func TestPrimalOnSandbox(t *testing.T) {
 	if after := tgt.MustRun(t, snapshot); after != before {
 		t.Errorf("the third run changed the machine:\n--- before\n%s\n--- after\n%s", before, after)
 	}
+
+	// Without a lockfile: npm install --omit=dev, and the manifest says so.
+	ph.run("packer build, precache without a lockfile", func() {
+		nolock := t.TempDir()
+		b, err := os.ReadFile(filepath.Join(repoRoot(t), "example/app/package.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(nolock, "package.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err = runPacker(t, primalArgs(t, tgt, mirror.URL, "-var", "node_version=22",
+			"-var", "package_json="+filepath.Join(nolock, "package.json"))...); err != nil {
+			t.Fatalf("packer build without a lockfile failed: %v", err)
+		}
+	})
+	if !strings.Contains(out, "no lockfile: npm install resolves versions now") {
+		t.Error("the build without a lockfile did not use npm install")
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(tgt.MustRun(t, "cat /home/admin/app/precache/manifest.json")), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["lockfile"] != nil || m["lockfile_sha256"] != nil {
+		t.Errorf("manifest without a lockfile = %v; want lockfile and lockfile_sha256 null", m)
+	}
+	expectOn(t, tgt, "test -d /home/admin/app/precache/node_modules/express && echo yes", "yes")
+
+	// A release whose archive does not match SHASUMS256.txt fails the build
+	// cleanly, showing both sums, and leaves the installed Node.js alone.
+	ph.run("packer build, wrong checksum", func() {
+		bad := nodemirror.Serve(t, dir, tgt.HostIP+":0", nodemirror.CorruptChecksum(nodeOld))
+		var err error
+		out, err = runPacker(t, primalArgs(t, tgt, bad.URL, "-var", "node_version="+nodeOld)...)
+		if err == nil {
+			t.Fatal("the build with a wrong checksum succeeded")
+		}
+	})
+	for _, want := range []string{
+		`step "install Node.js v` + nodeOld,
+		"checksum mismatch for " + mirror.URL[:strings.LastIndex(mirror.URL, ":")],
+		"expected (SHASUMS256.txt): ",
+		"downloaded file: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the failed build's output lacks %q", want)
+		}
+	}
+	expectOn(t, tgt, "node --version", "v"+nodeNew)
+	expectOn(t, tgt, "ls /usr/local/lib/nodejs", "current\nnode-v"+nodeNew+"-linux-x64")
+}
+
+// TestPrimalDistroIptables covers the other installer and firewall backend
+// that run here: Debian's nodejs and npm, the redirect saved by
+// iptables-persistent.
+func TestPrimalDistroIptables(t *testing.T) {
+	ph := newPhases(t)
+	var tgt *sandbox.Target
+	ph.run("create sandbox target", func() { tgt = sandbox.New(t) })
+	args := primalArgs(t, tgt, "https://nodejs.invalid/dist", "-var", "node_installer=distro",
+		"-var", "firewall_backend=iptables", "-var", "package_json=")
+	for i := 1; i <= 2; i++ {
+		ph.run("packer build", func() {
+			if _, err := runPacker(t, args...); err != nil {
+				t.Fatalf("packer build %d (distro, iptables) failed: %v", i, err)
+			}
+		})
+	}
+	expectOn(t, tgt, "dpkg-query -W -f '${Status}' nodejs", "install ok installed")
+	expectOn(t, tgt, "env -i /bin/sh -c 'node -e \"console.log(process.version.startsWith(String.fromCharCode(118)))\"'", "true")
+	expectOn(t, tgt, "readlink /usr/local/bin/node", "/usr/bin/node")
+	expectOn(t, tgt, "iptables -t nat -S | grep -c 'NODE_PRIMAL_PREROUTING -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 8080'", "1")
+	expectOn(t, tgt, "iptables -t nat -S PREROUTING | grep -c 'NODE_PRIMAL'", "1")
+	expectOn(t, tgt, "grep -c 'REDIRECT --to-ports 8080' /etc/iptables/rules.v4", "2")
+	expectOn(t, tgt, "systemctl is-enabled netfilter-persistent", "enabled")
+	checkRedirect(t, tgt)
+}
+
+func expectOn(t *testing.T, tgt *sandbox.Target, cmd, want string) {
+	t.Helper()
+	got, err := tgt.Run(cmd)
+	if err != nil {
+		t.Errorf("%s: %v\n%s", cmd, err, got)
+		return
+	}
+	if strings.TrimSpace(got) != want {
+		t.Errorf("%s = %q; want %q", cmd, strings.TrimSpace(got), want)
+	}
 }
 
 // checkPrimal checks, on the target, what node-primal promises.
-func checkPrimal(t *testing.T, tgt *sandbox.Target) {
+func checkPrimal(t *testing.T, tgt *sandbox.Target, node, lockSHA string) {
 	t.Helper()
-	expect := func(cmd, want string) {
-		t.Helper()
-		got, err := tgt.Run(cmd)
-		if err != nil {
-			t.Errorf("%s: %v\n%s", cmd, err, got)
-			return
-		}
-		if strings.TrimSpace(got) != want {
-			t.Errorf("%s = %q; want %q", cmd, strings.TrimSpace(got), want)
-		}
-	}
 	for _, p := range []string{"git", "make", "g++", "graphicsmagick", "curl", "nginx"} {
-		expect("dpkg-query -W -f '${Status}' "+p, "install ok installed")
+		expectOn(t, tgt, "dpkg-query -W -f '${Status}' "+p, "install ok installed")
 	}
-	expect("systemctl is-enabled nginx", "enabled")
-	expect("systemctl is-active nginx", "active")
-	expect("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/", "200")
-	expect("grep -c '^net.ipv4.tcp_slow_start_after_idle = 0$' /etc/sysctl.d/60-node-primal.conf", "1")
-	expect("sysctl -n net.ipv4.tcp_slow_start_after_idle", "0")
-	expect("stat -c %U /var/log/nginx", "admin")
-	expect("find /var/log/nginx -type f ! -user admin | wc -l", "0")
-	expect("ls -d /tmp/packer-node.* 2>/dev/null | wc -l", "0")
+	expectOn(t, tgt, "systemctl is-enabled nginx", "enabled")
+	expectOn(t, tgt, "systemctl is-active nginx", "active")
+	expectOn(t, tgt, "grep -c '^net.ipv4.tcp_slow_start_after_idle = 0$' /etc/sysctl.d/60-node-primal.conf", "1")
+	expectOn(t, tgt, "grep -c '^net.ipv4.ip_forward = 1$' /etc/sysctl.d/60-node-primal.conf", "1")
+	expectOn(t, tgt, "sysctl -n net.ipv4.tcp_slow_start_after_idle", "0")
+	expectOn(t, tgt, "sysctl -n net.ipv4.ip_forward", "1")
+	expectOn(t, tgt, "stat -c %U /var/log/nginx", "admin")
+	expectOn(t, tgt, "find /var/log/nginx -type f ! -user admin | wc -l", "0")
+	expectOn(t, tgt, "ls -d /tmp/packer-node.* /run/node-primal/npmrc 2>/dev/null | wc -l", "0")
+
+	// Node.js for every user, in non-interactive shells with no profile,
+	// and in services, through one absolute path.
+	expectOn(t, tgt, "env -i /bin/sh -c 'node --version'", "v"+node)
+	if got, err := tgt.RunAs(sandbox.AdminUser, "node --version && npm --version >/dev/null && echo ok"); err != nil || got != "v"+node+"\nok\n" {
+		t.Errorf("node/npm as admin over ssh = %q, %v", got, err)
+	}
+	expectOn(t, tgt, "systemd-run --quiet --wait --pipe --uid=admin /usr/local/bin/node -p process.version", "v"+node)
+
+	// The redirect, persisted for nftables.service.
+	expectOn(t, tgt, "systemctl is-enabled nftables", "enabled")
+	expectOn(t, tgt, `grep -cxF 'include "/etc/nftables.d/*.nft"' /etc/nftables.conf`, "1")
+	expectOn(t, tgt, "nft list table ip node_primal | grep -c 'tcp dport 80 redirect to :8080'", "2")
+	expectOn(t, tgt, "nft list tables | grep -c node_primal", "1")
+	checkRedirect(t, tgt)
+
+	// The precache and its manifest.
+	var m map[string]any
+	if err := json.Unmarshal([]byte(tgt.MustRun(t, "cat /home/admin/app/precache/manifest.json")), &m); err != nil {
+		t.Fatalf("manifest: %v", err)
+	}
+	if m["lockfile"] != "package-lock.json" || m["lockfile_sha256"] != lockSHA || m["node_version"] != "v"+node ||
+		m["npm_version"] == "" || m["created"] == "" || m["plugin_version"] == "" {
+		t.Errorf("manifest = %v; want lockfile_sha256 %s and node v%s", m, lockSHA, node)
+	}
+	expectOn(t, tgt, "test -f /home/admin/app/precache/node_modules/express/package.json && echo yes", "yes")
+	expectOn(t, tgt, "test -e /home/admin/app/precache/node_modules/left-pad || echo 'no dev dependencies'", "no dev dependencies")
+	expectOn(t, tgt, "find /home/admin/app ! -user admin | wc -l", "0")
+}
+
+// checkRedirect serves something on 8080 as the unprivileged admin and
+// fetches it through port 80 on the target.
+func checkRedirect(t *testing.T, tgt *sandbox.Target) {
+	t.Helper()
+	tgt.MustRun(t, `systemd-run --quiet --unit=e2e-listener --uid=admin /usr/local/bin/node -e '
+require("http").createServer((q, s) => s.end("through the redirect\n")).listen(8080, "0.0.0.0")'
+for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:8080/ && exit 0; sleep 0.1; done; exit 1`)
+	defer tgt.Run("systemctl stop e2e-listener")
+	expectOn(t, tgt, "curl -s http://127.0.0.1:80/", "through the redirect")
 }
 
 // snapshot is the state a rerun must leave exactly as it was: which files
-// exist, what they hold, owners, enabled units, installed packages.
+// exist, what they hold, owners, rules, enabled units, installed packages.
 const snapshot = `set -e
-ls -1 /etc/sysctl.d /etc/nginx/sites-enabled /tmp
-sha256sum /etc/sysctl.d/60-node-primal.conf
+ls -1 /etc/sysctl.d /etc/nginx/sites-enabled /etc/nftables.d /tmp /usr/local/bin /usr/local/lib/nodejs
+sha256sum /etc/sysctl.d/60-node-primal.conf /etc/nftables.conf /etc/environment /home/admin/app/precache/manifest.json
 sort /etc/sysctl.d/60-node-primal.conf | uniq -d
-find /etc/systemd/system /etc/rc*.d -name '*nginx*' | sort
-stat -c '%n %U %G %a' /var/log/nginx /var/log/nginx/*
+nft list ruleset
+find /etc/systemd/system /etc/rc*.d -name '*nginx*' -o -name '*nftables*' | sort
+stat -c '%n %U %G %a' /var/log/nginx /var/log/nginx/* /home/admin/app /home/admin/app/precache
+ls /home/admin/app/precache/node_modules | sha256sum
 dpkg-query -W -f '${Package} ${Version} ${Status}\n' | sha256sum
-ls -1 /var/lib/dpkg/updates
+ls -1 /var/lib/dpkg/updates /usr/local/share/ca-certificates/node-primal
 `
 
 // holdDpkgLock takes dpkg's fcntl lock the way dpkg itself does, from a
