@@ -1,34 +1,60 @@
 #!/bin/bash
 # demo.sh - the main job, on a fresh machine with no cloud account: boot a
 # disposable sandbox Debian (systemd as PID 1, in its own network namespace),
-# run the example node-primal template against it with the plugin that
-# `make dev` installed, show nginx answering on the target, and destroy the
-# target (also on failure). Run it through `make demo` (as root).
+# serve a Node.js mirror built from the npm registry, run the example
+# node-primal template against the target with the plugin that `make dev`
+# installed, show the result on the target, and destroy the target (also on
+# failure). Run it through `make demo` (as root).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 : "${PACKER_BIN:=$PWD/.tools/bin/packer}"
 export CHECKPOINT_DISABLE=1 PACKER_PLUGIN_PATH=${PACKER_PLUGIN_PATH:-$PWD/.packer.d/plugins}
+NODE_VERSION=${NODE_VERSION:-22.23.3}
 
 t0=$SECONDS
 say() { printf '\n==> [%4ss] %s\n' "$((SECONDS - t0))" "$*"; }
+mirror_pid=
+cleanup() {
+  [ -n "$mirror_pid" ] && kill "$mirror_pid" 2>/dev/null && wait "$mirror_pid" 2>/dev/null
+  if [ -n "${SANDBOX_NAME:-}" ]; then say "destroying the target"; test/sandbox/target.sh destroy "$SANDBOX_NAME"; fi
+}
+trap cleanup EXIT
 
 say "creating a sandbox Debian target"
-info=$(test/sandbox/target.sh create)
-eval "$info"
-trap 'say "destroying the target"; test/sandbox/target.sh destroy "$SANDBOX_NAME"' EXIT
+eval "$(test/sandbox/target.sh create)"
 t_create=$((SECONDS - t0))
+
+say "building and serving a Node.js $NODE_VERSION mirror on $SANDBOX_HOST_IP"
+go build -o .tools/bin/nodemirror ./test/nodemirror/cmd/nodemirror
+mkdir -p .tools/run
+.tools/bin/nodemirror -listen "$SANDBOX_HOST_IP:0" "$NODE_VERSION" > .tools/run/mirror.url 2> .tools/run/mirror.log &
+mirror_pid=$!
+for _ in $(seq 600); do [ -s .tools/run/mirror.url ] && break; kill -0 "$mirror_pid" || { cat .tools/run/mirror.log; exit 1; }; sleep 0.5; done
+mirror=$(cat .tools/run/mirror.url)
+
+cas=$(printf '"%s",' /usr/local/share/ca-certificates/*.crt 2>/dev/null | sed 's/,$//')
+[ "$cas" = '"/usr/local/share/ca-certificates/*.crt"' ] && cas=
 
 say "packer build example/sandbox/primal.pkr.hcl against $SANDBOX_IP as admin"
 t1=$SECONDS
 "$PACKER_BIN" build -var "host=$SANDBOX_IP" -var ssh_username=admin \
-  -var "ssh_private_key_file=$SANDBOX_SSH_KEY" example/sandbox/primal.pkr.hcl
+  -var "ssh_private_key_file=$SANDBOX_SSH_KEY" \
+  -var "https_proxy=$SANDBOX_PROXY" -var "no_proxy=$SANDBOX_HOST_IP" \
+  -var "node_mirror=$mirror" -var "node_version=$NODE_VERSION" \
+  -var "ca_certificates=[$cas]" example/sandbox/primal.pkr.hcl
 t_build=$((SECONDS - t1))
 
 say "on the target"
 test/sandbox/target.sh ssh "$SANDBOX_NAME" '
-  echo "nginx:  $(systemctl is-enabled nginx) and $(systemctl is-active nginx)"
-  echo "sysctl: net.ipv4.tcp_slow_start_after_idle = $(sysctl -n net.ipv4.tcp_slow_start_after_idle) (persisted in /etc/sysctl.d/60-node-primal.conf)"
-  echo "logs:   $(stat -c "%n owned by %U" /var/log/nginx)"
-  echo "curl http://127.0.0.1/ -> $(curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1/)"'
+  echo "nginx:    $(systemctl is-enabled nginx) and $(systemctl is-active nginx)"
+  echo "node:     $(env -i /bin/sh -c "node --version") for a plain non-login shell"
+  echo "sysctl:   tcp_slow_start_after_idle=$(sysctl -n net.ipv4.tcp_slow_start_after_idle) ip_forward=$(sysctl -n net.ipv4.ip_forward) (in /etc/sysctl.d/60-node-primal.conf)"
+  echo "redirect: $(nft list table ip node_primal | grep -m1 redirect | sed "s/^[[:space:]]*//") (nftables.service $(systemctl is-enabled nftables))"
+  echo "precache: $(ls /home/admin/app/precache/node_modules | wc -l) packages, manifest:"
+  sed "s/^/          /" /home/admin/app/precache/manifest.json
+  systemd-run --quiet --unit=demo-app --uid=admin /usr/local/bin/node -e "require(\"http\").createServer((q, s) => s.end(\"hello from node on 8080, fetched through port 80\\n\")).listen(8080)"
+  sleep 1
+  echo "curl http://127.0.0.1:80/ -> $(curl -s http://127.0.0.1:80/)"
+  systemctl stop demo-app'
 
 say "done: target up in ${t_create}s, packer build ${t_build}s"
