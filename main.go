@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
+	"github.com/nodebake/packer-plugin-node/datasource/ami"
 	"github.com/nodebake/packer-plugin-node/provisioner/primal"
 	"github.com/nodebake/packer-plugin-node/version"
 )
@@ -16,6 +17,7 @@ import (
 func main() {
 	pps := plugin.NewSet()
 	pps.RegisterProvisioner("primal", new(primal.Provisioner))
+	pps.RegisterDatasource("ami", new(ami.Datasource))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err.Error())

@@ -1,0 +1,270 @@
+package ami
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+)
+
+// describeImagesFunc is the one EC2 operation this data source calls.
+//
+// Binary size: the plugin SDK links net/rpc, whose reflection makes the
+// linker keep every exported method of any type stored in an interface.
+// Storing *ec2.Client in a struct field or an interface (the paginator's
+// argument included) keeps all of service/ec2's ~800 operations and adds
+// ~30 MB to the plugin. So nothing but the method value
+// client.DescribeImages ever leaves newDescribeImages; the paginator gets
+// it through describeImagesAPI, whose only method is DescribeImages.
+type describeImagesFunc func(context.Context, *ec2.DescribeImagesInput, ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error)
+
+// describeImagesAPI adapts a describeImagesFunc to ec2.DescribeImagesAPIClient.
+type describeImagesAPI describeImagesFunc
+
+func (f describeImagesAPI) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
+	return f(ctx, in, optFns...)
+}
+
+// pageSize is the MaxResults asked of each DescribeImages call (EC2 allows
+// 5 to 1000). Without it EC2 answers in a single, unpaginated response.
+const pageSize = 1000
+
+// execute resolves credentials, finds the newest matching image and turns
+// it into the data source's output.
+func execute(ctx context.Context, c *Config) (*DatasourceOutput, error) {
+	// Configure checks this too; this guard keeps Execute from signing
+	// requests for an empty region, which the SDK allows silently when a
+	// custom endpoint is set.
+	if c.Region == "" {
+		return nil, errors.New("node-ami: region is required")
+	}
+	describe, err := newDescribeImages(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	img, err := findNewest(ctx, describe, c)
+	if err != nil {
+		return nil, err
+	}
+	return outputFor(img), nil
+}
+
+// newDescribeImages builds an EC2 client from the AWS SDK's default chain
+// plus the explicit options, and returns only its DescribeImages method.
+func newDescribeImages(ctx context.Context, c *Config) (describeImagesFunc, error) {
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(c.Region)}
+	if c.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(c.Profile))
+	}
+	if c.SharedCredentialsFile != "" {
+		opts = append(opts, awsconfig.WithSharedCredentialsFiles([]string{c.SharedCredentialsFile}))
+	}
+	if c.AccessKey != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, c.Token)))
+	}
+	if c.MaxRetries > 0 {
+		opts = append(opts, awsconfig.WithRetryMaxAttempts(c.MaxRetries))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("node-ami: loading the AWS configuration (profile %q): %w", c.Profile, err)
+	}
+
+	if c.AssumeRole.RoleARN != "" {
+		ar := c.AssumeRole
+		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), ar.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			if ar.SessionName != "" {
+				o.RoleSessionName = ar.SessionName
+			}
+			if ar.ExternalID != "" {
+				o.ExternalID = aws.String(ar.ExternalID)
+			}
+			if ar.DurationSeconds > 0 {
+				o.Duration = time.Duration(ar.DurationSeconds) * time.Second
+			}
+		})
+		cfg.Credentials = aws.NewCredentialsCache(provider)
+	}
+
+	// Without credentials the SDK would send the request unsigned; find
+	// them now so that a missing or broken source is named as such.
+	if cfg.Credentials == nil {
+		return nil, errors.New("node-ami: no AWS credentials provider; " + credentialsHint)
+	}
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		if c.AssumeRole.RoleARN != "" {
+			return nil, fmt.Errorf("node-ami: assuming role %s in region %s: %w", c.AssumeRole.RoleARN, c.Region, err)
+		}
+		return nil, fmt.Errorf("node-ami: no usable AWS credentials: %w; %s", err, credentialsHint)
+	}
+	log.Printf("[INFO] node-ami: AWS credentials from %s", creds.Source)
+
+	client := ec2.NewFromConfig(cfg, func(o *ec2.Options) {
+		if c.CustomEndpointEc2 != "" {
+			o.BaseEndpoint = aws.String(c.CustomEndpointEc2)
+		}
+	})
+	return client.DescribeImages, nil
+}
+
+const credentialsHint = "set access_key and secret_key, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, " +
+	"or a profile (profile, AWS_PROFILE, SSO), or run on an EC2 instance with an instance role"
+
+// filters returns the DescribeImages filters of the configuration, in a
+// stable order: name, state, architecture, then tags by key.
+func (c *Config) filters() []types.Filter {
+	fs := []types.Filter{
+		{Name: aws.String("name"), Values: []string{c.NamePattern()}},
+		{Name: aws.String("state"), Values: []string{string(types.ImageStateAvailable)}},
+	}
+	if c.Architecture != "" {
+		fs = append(fs, types.Filter{Name: aws.String("architecture"), Values: []string{c.Architecture}})
+	}
+	for _, k := range sortedKeys(c.Tags) {
+		fs = append(fs, types.Filter{Name: aws.String("tag:" + k), Values: []string{c.Tags[k]}})
+	}
+	return fs
+}
+
+// findNewest pages through every matching image and returns the one with
+// the latest CreationDate: EC2 does not promise any order.
+func findNewest(ctx context.Context, describe describeImagesFunc, c *Config) (*types.Image, error) {
+	input := &ec2.DescribeImagesInput{
+		Owners:            append([]string(nil), c.Owners...),
+		Filters:           c.filters(),
+		IncludeDeprecated: aws.Bool(c.IncludeDeprecated),
+	}
+	log.Printf("[INFO] node-ami: searching %s", c.describeSearch())
+
+	pages := ec2.NewDescribeImagesPaginator(describeImagesAPI(describe), input, func(o *ec2.DescribeImagesPaginatorOptions) {
+		o.Limit = pageSize
+		o.StopOnDuplicateToken = true
+	})
+	now := time.Now()
+	var candidates []candidate
+	for page := 1; pages.HasMorePages(); page++ {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, describeError(err, c, page)
+		}
+		for i := range out.Images {
+			img := out.Images[i]
+			if img.State != "" && img.State != types.ImageStateAvailable {
+				continue
+			}
+			if !c.IncludeDeprecated && deprecated(img, now) {
+				log.Printf("[INFO] node-ami: skipping deprecated image %s (%s)", aws.ToString(img.ImageId), aws.ToString(img.Name))
+				continue
+			}
+			created, err := parseTime(aws.ToString(img.CreationDate))
+			if err != nil {
+				log.Printf("[WARN] node-ami: image %s has an unreadable CreationDate %q; ranking it oldest",
+					aws.ToString(img.ImageId), aws.ToString(img.CreationDate))
+			}
+			candidates = append(candidates, candidate{image: img, created: created})
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, fmt.Errorf("node-ami: no available image found for %s", c.describeSearch())
+	}
+	sort.SliceStable(candidates, func(i, j int) bool { return candidates[i].newerThan(candidates[j]) })
+	best := candidates[0].image
+	log.Printf("[INFO] node-ami: %d matching images; newest is %s (%s, created %s)", len(candidates),
+		aws.ToString(best.ImageId), aws.ToString(best.Name), aws.ToString(best.CreationDate))
+	return &best, nil
+}
+
+type candidate struct {
+	image   types.Image
+	created time.Time
+}
+
+// newerThan orders by creation time, then (for equal or unreadable times)
+// by name and ID, so that the choice never depends on EC2's order.
+func (a candidate) newerThan(b candidate) bool {
+	if !a.created.Equal(b.created) {
+		return a.created.After(b.created)
+	}
+	if an, bn := aws.ToString(a.image.Name), aws.ToString(b.image.Name); an != bn {
+		return an > bn
+	}
+	return aws.ToString(a.image.ImageId) > aws.ToString(b.image.ImageId)
+}
+
+// parseTime reads EC2's ISO 8601 timestamps, such as
+// 2021-09-29T11:04:43.305Z (milliseconds are optional).
+func parseTime(s string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+func deprecated(img types.Image, now time.Time) bool {
+	if img.DeprecationTime == nil {
+		return false
+	}
+	t, err := parseTime(*img.DeprecationTime)
+	return err == nil && !t.After(now)
+}
+
+// describeSearch states everything the search used, for logs and errors.
+func (c *Config) describeSearch() string {
+	tags := "none"
+	if len(c.Tags) > 0 {
+		parts := make([]string, 0, len(c.Tags))
+		for _, k := range sortedKeys(c.Tags) {
+			parts = append(parts, fmt.Sprintf("%s=%q", k, c.Tags[k]))
+		}
+		tags = strings.Join(parts, ", ")
+	}
+	arch := "any"
+	if c.Architecture != "" {
+		arch = c.Architecture
+	}
+	return fmt.Sprintf("name pattern %q, owners [%s], tags {%s}, architecture %s, include_deprecated %t, region %s",
+		c.NamePattern(), strings.Join(c.Owners, ", "), tags, arch, c.IncludeDeprecated, c.Region)
+}
+
+// describeError explains a failed DescribeImages call.
+func describeError(err error, c *Config, page int) error {
+	hint := ""
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId", "SignatureDoesNotMatch",
+			"ExpiredToken", "RequestExpired", "OptInRequired":
+			hint = " (AWS rejected the credentials or their permissions: check access_key/secret_key, the profile " +
+				"or role in use, that it may call ec2:DescribeImages, and that the region is enabled for the account)"
+		case "RequestLimitExceeded", "Throttling", "ThrottlingException":
+			hint = " (AWS is throttling the account's API calls; retry later or raise max_retries)"
+		}
+	}
+	return fmt.Errorf("node-ami: DescribeImages failed (page %d) for %s: %w%s", page, c.describeSearch(), err, hint)
+}
+
+func outputFor(img *types.Image) *DatasourceOutput {
+	tags := make(map[string]string, len(img.Tags))
+	for _, t := range img.Tags {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return &DatasourceOutput{
+		ID:           aws.ToString(img.ImageId),
+		Name:         aws.ToString(img.Name),
+		CreationDate: aws.ToString(img.CreationDate),
+		OwnerID:      aws.ToString(img.OwnerId),
+		Architecture: string(img.Architecture),
+		Tags:         tags,
+	}
+}
