@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
 	"github.com/nodebake/packer-plugin-node/datasource/ami"
+	"github.com/nodebake/packer-plugin-node/provisioner/carnivore"
 	"github.com/nodebake/packer-plugin-node/provisioner/primal"
 	"github.com/nodebake/packer-plugin-node/version"
 )
@@ -17,6 +18,7 @@ import (
 func main() {
 	pps := plugin.NewSet()
 	pps.RegisterProvisioner("primal", new(primal.Provisioner))
+	pps.RegisterProvisioner("carnivore", new(carnivore.Provisioner))
 	pps.RegisterDatasource("ami", new(ami.Datasource))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {

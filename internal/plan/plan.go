@@ -9,6 +9,7 @@ package plan
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"strings"
 )
@@ -32,6 +33,15 @@ type Step struct {
 	Name   string
 	Files  []File
 	Script string
+	// Stdin, when set, is streamed to the script's standard input.
+	Stdin *Stream
+}
+
+// Stream is data produced while it is sent, such as an archive of the app.
+type Stream struct {
+	// Describe says what the stream holds, for renders and logs.
+	Describe string
+	Open     func() io.ReadCloser
 }
 
 // Plan is the ordered list of steps of one provisioner run.
@@ -65,6 +75,9 @@ func (p Plan) Render() string {
 					b.WriteString("\n")
 				}
 			}
+		}
+		if s.Stdin != nil {
+			fmt.Fprintf(&b, "--- stdin: %s\n", s.Stdin.Describe)
 		}
 		if s.Script != "" {
 			b.WriteString("--- script\n")

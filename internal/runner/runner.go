@@ -161,6 +161,11 @@ func (r *Runner) runStep(ctx context.Context, stage, sudo string, i int, s plan.
 		Stdout:  tail,
 		Stderr:  tail,
 	}
+	if s.Stdin != nil {
+		in := s.Stdin.Open()
+		defer in.Close()
+		cmd.Stdin = in
+	}
 	err := cmd.RunWithUi(ctx, r.Comm, r.UI)
 	out := redact(tail.String(), r.Secrets)
 	if err != nil {

@@ -30,7 +30,7 @@ func (c *localComm) Start(ctx context.Context, rc *packersdk.RemoteCmd) error {
 	c.cmds = append(c.cmds, rc.Command)
 	c.mu.Unlock()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", rc.Command)
-	cmd.Stdout, cmd.Stderr = rc.Stdout, rc.Stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = rc.Stdin, rc.Stdout, rc.Stderr
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -202,5 +202,24 @@ func TestRunScrubsSecretsFromOutputAndErrors(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "token is <sensitive>") {
 		t.Errorf("the redacted line is missing from the UI:\n%s", buf.String())
+	}
+}
+
+func TestRunStreamsStdin(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "got")
+	p := plan.Plan{Steps: []plan.Step{{
+		Name:   "read stdin",
+		Script: "cat > " + out + "\n",
+		Stdin: &plan.Stream{Describe: "greeting", Open: func() io.ReadCloser {
+			return io.NopCloser(strings.NewReader("streamed\n"))
+		}},
+	}}}
+	if err := (&Runner{UI: packersdk.TestUi(t), Comm: &localComm{}, Name: "test"}).Run(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "streamed\n" {
+		t.Errorf("script read %q from stdin", b)
 	}
 }

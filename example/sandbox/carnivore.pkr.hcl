@@ -1,0 +1,93 @@
+# node-carnivore against a Debian machine that node-primal provisioned,
+# reached over SSH (Packer's built-in null builder). The e2e tests run this
+# template against a sandbox Debian after example/sandbox/primal.pkr.hcl.
+packer {
+  required_plugins {
+    node = {
+      source  = "github.com/nodebake/node"
+      version = ">= 0.1.0"
+    }
+  }
+}
+
+variable "host" {
+  type = string
+}
+
+variable "ssh_username" {
+  type    = string
+  default = "admin"
+}
+
+variable "ssh_private_key_file" {
+  type = string
+}
+
+variable "source_dir" {
+  type        = string
+  default     = "example/app"
+  description = "The built app to upload."
+}
+
+variable "entrypoint" {
+  type    = string
+  default = "cluster.js"
+}
+
+variable "env_file" {
+  type      = string
+  default   = "example/env/production.json"
+  sensitive = true
+}
+
+variable "site_conf" {
+  type    = string
+  default = ""
+}
+
+variable "npm_registry" {
+  type    = string
+  default = ""
+}
+
+variable "https_proxy" {
+  type    = string
+  default = ""
+}
+
+variable "no_proxy" {
+  type    = string
+  default = ""
+}
+
+variable "health_timeout" {
+  type    = string
+  default = "60s"
+}
+
+source "null" "debian" {
+  ssh_host             = var.host
+  ssh_username         = var.ssh_username
+  ssh_private_key_file = var.ssh_private_key_file
+  ssh_timeout          = "2m"
+}
+
+build {
+  sources = ["source.null.debian"]
+
+  provisioner "node-carnivore" {
+    app_name       = "example"
+    environment    = "production"
+    server_name    = ["example.test", "www.example.test"]
+    source         = var.source_dir
+    entrypoint     = var.entrypoint
+    env_file       = var.env_file
+    site_conf      = var.site_conf
+    npm_registry   = var.npm_registry
+    http_proxy     = var.https_proxy
+    https_proxy    = var.https_proxy
+    no_proxy       = var.no_proxy
+    health_path    = "/healthz"
+    health_timeout = var.health_timeout
+  }
+}

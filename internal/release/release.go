@@ -1,0 +1,84 @@
+// Package release puts a new version of the app on the machine: unpacked
+// from one streamed archive into a fresh release directory, given its
+// secrets and dependencies, then switched into place atomically as
+// ~/app/server (the seed's layout). A rerun makes a new release and removes
+// the old ones, so nothing of a previous attempt lingers.
+package release
+
+import (
+	"embed"
+	"io"
+	"path"
+
+	"github.com/nodebake/packer-plugin-node/internal/plan"
+	"github.com/nodebake/packer-plugin-node/internal/shell"
+)
+
+//go:embed scripts/*.sh
+var scripts embed.FS
+
+// Layout is where an app lives for its user.
+type Layout struct {
+	User, Group string
+	AppDir      string // ~/app
+}
+
+// Current is the path the service runs from: a symlink to the live release.
+func (l Layout) Current() string { return path.Join(l.AppDir, "server") }
+
+// incoming records the release being prepared, between steps.
+func (l Layout) incoming() string { return path.Join(l.AppDir, ".incoming-release") }
+
+func (l Layout) envIncoming() string { return path.Join(l.AppDir, ".env.json.incoming") }
+
+type data struct {
+	Layout
+	Current, Incoming, EnvIncoming string
+	HasEnv                         bool
+	Describe                       string
+	Precache, LockSHA, Lockfile    string
+	Registry                       string
+}
+
+func (l Layout) data() data {
+	return data{Layout: l, Current: l.Current(), Incoming: l.incoming(), EnvIncoming: l.envIncoming()}
+}
+
+// Unpack streams the app (open returns the tar.gz) into a new release
+// directory as the user, and installs envJSON (if any) there as .env.json,
+// mode 0600: the secret is never world-readable, not even while uploading.
+func Unpack(l Layout, describe string, open func() io.ReadCloser, envJSON []byte) plan.Step {
+	d := l.data()
+	d.HasEnv = envJSON != nil
+	s := plan.Step{
+		Name:   "unpack the app into a new release",
+		Stdin:  &plan.Stream{Describe: describe, Open: open},
+		Script: shell.MustRender(scripts, "scripts/unpack.sh", d),
+	}
+	if envJSON != nil {
+		s.Files = []plan.File{{Path: d.EnvIncoming, Mode: 0o600, Owner: l.User, Group: l.Group, Content: envJSON, Sensitive: true}}
+	}
+	return s
+}
+
+// Dependencies gives the release its node_modules: copied from the
+// precache, with no registry request, when the app's lockfile has the
+// SHA-256 the precache's manifest records (and node is the same); otherwise
+// installed by npm with the npm cache warm from the base image, so only
+// what changed is fetched. The UI says which happened.
+func Dependencies(l Layout, precacheDir, lockfile, lockSHA, registry string) plan.Step {
+	d := l.data()
+	d.Precache, d.Lockfile, d.LockSHA, d.Registry = precacheDir, lockfile, lockSHA, registry
+	return plan.Step{
+		Name:   "install the app's dependencies",
+		Script: shell.MustRender(scripts, "scripts/dependencies.sh", d),
+	}
+}
+
+// Switch makes the new release the current one and removes the others.
+func Switch(l Layout) plan.Step {
+	return plan.Step{
+		Name:   "switch " + l.Current() + " to the new release",
+		Script: shell.MustRender(scripts, "scripts/switch.sh", l.data()),
+	}
+}

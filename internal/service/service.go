@@ -1,0 +1,70 @@
+// Package service runs the app at boot: a hardened systemd unit, or a
+// sysvinit script for images without systemd (the seed's init.d service),
+// and the health gate that must pass before the image is frozen.
+package service
+
+import (
+	"bytes"
+	"embed"
+	"text/template"
+	"time"
+
+	"github.com/nodebake/packer-plugin-node/internal/plan"
+	"github.com/nodebake/packer-plugin-node/internal/shell"
+)
+
+//go:embed templates/*.tmpl scripts/*.sh
+var files embed.FS
+
+// Managers are the values service_manager accepts.
+var Managers = []string{"auto", "systemd", "sysvinit"}
+
+// App is what the service runs. Every field is validated by the caller to a
+// grammar that needs no quoting in a unit file or an init script.
+type App struct {
+	Name       string   // service name, e.g. ponyfoo-production
+	User       string   // runs as this user
+	Group      string   // and its primary group
+	Dir        string   // working directory: the app's current release
+	Node       string   // absolute path of node
+	Entrypoint string   // script relative to Dir
+	Env        []string // KEY=VALUE
+}
+
+func render(name string, a App) []byte {
+	t := template.Must(template.ParseFS(files, "templates/"+name))
+	var b bytes.Buffer
+	if err := t.Execute(&b, a); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// Install writes the unit (or init script), enables it at boot and
+// (re)starts it, so a rerun picks up the new release. With manager "auto"
+// the choice is made on the machine: systemd when it is PID 1.
+func Install(manager string, a App) plan.Step {
+	return plan.Step{
+		Name: "install and start the " + a.Name + " service (" + manager + ")",
+		Files: []plan.File{
+			{Path: "/etc/systemd/system/" + a.Name + ".service", Mode: 0o644, Content: render("unit.service.tmpl", a)},
+			{Path: "/etc/init.d/" + a.Name, Mode: 0o755, Content: render("initd.sh.tmpl", a)},
+		},
+		Script: shell.MustRender(files, "scripts/install.sh", struct {
+			Manager, Name string
+		}{manager, a.Name}),
+	}
+}
+
+// HealthGate requests url until it answers status or timeout passes; on
+// failure it shows the service's last log lines and nginx's errors.
+func HealthGate(name, url string, status int, timeout time.Duration) plan.Step {
+	return plan.Step{
+		Name: "health check " + url,
+		Script: shell.MustRender(files, "scripts/health.sh", struct {
+			Name, URL string
+			Status    int
+			Seconds   int
+		}{name, url, status, int(timeout.Round(time.Second) / time.Second)}),
+	}
+}

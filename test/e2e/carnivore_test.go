@@ -1,0 +1,181 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/nodebake/packer-plugin-node/test/nodemirror"
+	"github.com/nodebake/packer-plugin-node/test/sandbox"
+)
+
+const carnivoreTemplate = "example/sandbox/carnivore.pkr.hcl"
+
+func carnivoreArgs(tgt *sandbox.Target, extra ...string) []string {
+	args := []string{"build",
+		"-var", "host=" + tgt.IP,
+		"-var", "ssh_username=" + sandbox.AdminUser,
+		"-var", "ssh_private_key_file=" + tgt.KeyPath,
+		"-var", "https_proxy=" + tgt.ProxyURL,
+		"-var", "no_proxy=" + tgt.HostIP,
+	}
+	return append(append(args, extra...), carnivoreTemplate)
+}
+
+// countingRegistry is an npm registry stand-in on the target's link that
+// counts requests and serves nothing: a precache hit must send it none.
+func countingRegistry(t *testing.T, hostIP string) (string, *atomic.Int64) {
+	var n atomic.Int64
+	ln, err := net.Listen("tcp", hostIP+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		http.NotFound(w, r)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String() + "/", &n
+}
+
+// TestCarnivoreOnSandbox bakes the example app onto a primal-provisioned
+// sandbox Debian and checks it serves through port 80; then the scenarios:
+// a rerun, a precache miss, a broken nginx override, an unhealthy app.
+func TestCarnivoreOnSandbox(t *testing.T) {
+	ph := newPhases(t)
+	var dir string
+	ph.run("build the Node.js mirror", func() { dir = nodemirror.Build(t, nodeNew) })
+	var tgt *sandbox.Target
+	ph.run("create sandbox target", func() { tgt = sandbox.New(t) })
+	mirror := nodemirror.Serve(t, dir, tgt.HostIP+":0")
+	ph.run("primal packer build", func() {
+		if _, err := runPacker(t, primalArgs(t, tgt, mirror.URL, "-var", "node_version="+nodeNew)...); err != nil {
+			t.Fatalf("primal build failed: %v", err)
+		}
+	})
+
+	// A precache hit: the app's lockfile is the one primal precached. The
+	// registry is a counting stand-in that must see no request.
+	registry, requests := countingRegistry(t, tgt.HostIP)
+	var out string
+	ph.run("carnivore packer build (precache hit)", func() {
+		var err error
+		if out, err = runPacker(t, carnivoreArgs(tgt, "-var", "npm_registry="+registry)...); err != nil {
+			t.Fatalf("carnivore build failed: %v", err)
+		}
+	})
+	if !strings.Contains(out, "precache hit: package-lock.json sha256") {
+		t.Error("the build did not report a precache hit")
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("the registry got %d requests during a precache hit; want 0", n)
+	}
+	checkSecretsNotShown(t, out)
+	ph.run("check the app", func() { checkCarnivore(t, tgt) })
+	before := tgt.MustRun(t, "readlink /home/admin/app/server; ls /home/admin/app/releases | wc -l")
+
+	ph.run("carnivore rerun", func() {
+		var err error
+		if out, err = runPacker(t, carnivoreArgs(tgt, "-var", "npm_registry="+registry)...); err != nil {
+			t.Fatalf("carnivore rerun failed: %v", err)
+		}
+	})
+	after := tgt.MustRun(t, "readlink /home/admin/app/server; ls /home/admin/app/releases | wc -l")
+	if before == after || !strings.HasSuffix(after, "\n1\n") {
+		t.Errorf("the rerun should switch to a new release and keep only it: before %q after %q", before, after)
+	}
+	checkCarnivore(t, tgt)
+
+	// A precache miss: an app whose lockfile differs installs with npm.
+	ph.run("carnivore packer build (precache miss)", func() {
+		app := copyApp(t)
+		lock := filepath.Join(app, "package-lock.json")
+		b, _ := os.ReadFile(lock)
+		os.WriteFile(lock, []byte(strings.Replace(string(b), `"version": "1.0.0"`, `"version": "1.0.1"`, 1)), 0o644)
+		var err error
+		if out, err = runPacker(t, carnivoreArgs(tgt, "-var", "source_dir="+app)...); err != nil {
+			t.Fatalf("carnivore build (miss) failed: %v", err)
+		}
+	})
+	if !strings.Contains(out, "precache miss: package-lock.json differs from the precached one") {
+		t.Error("the build did not report the precache miss")
+	}
+	checkCarnivore(t, tgt)
+
+	// A site override nginx rejects fails the build before any reload and
+	// leaves the previous configuration serving.
+	ph.run("carnivore packer build (broken site_conf)", func() {
+		bad := filepath.Join(t.TempDir(), "site.conf")
+		os.WriteFile(bad, []byte("server { listen {{.NginxPort}}; no_such_directive on; }\n"), 0o644)
+		siteBefore := tgt.MustRun(t, "sha256sum /etc/nginx/sites-available/example-production.conf /etc/nginx/nginx.conf")
+		var err error
+		out, err = runPacker(t, carnivoreArgs(tgt, "-var", "site_conf="+bad)...)
+		if err == nil {
+			t.Fatal("a site_conf nginx rejects did not fail the build")
+		}
+		for _, want := range []string{`step "configure nginx for example-production" failed`, `unknown directive "no_such_directive"`, "the previous one is back in place"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the failed build's output lacks %q", want)
+			}
+		}
+		if got := tgt.MustRun(t, "sha256sum /etc/nginx/sites-available/example-production.conf /etc/nginx/nginx.conf"); got != siteBefore {
+			t.Errorf("the nginx config changed:\n%s\n%s", siteBefore, got)
+		}
+	})
+	checkCarnivore(t, tgt)
+
+	// An app that never answers fails the build, showing its last log lines.
+	ph.run("carnivore packer build (unhealthy app)", func() {
+		app := copyApp(t)
+		os.WriteFile(filepath.Join(app, "broken.js"), []byte("console.error('broken app: refusing to start'); process.exit(3);\n"), 0o644)
+		var err error
+		out, err = runPacker(t, carnivoreArgs(tgt, "-var", "source_dir="+app, "-var", "entrypoint=broken.js", "-var", "health_timeout=8s")...)
+		if err == nil {
+			t.Fatal("an app that does not start passed the health check")
+		}
+		for _, want := range []string{`step "health check http://127.0.0.1:80/healthz" failed`, "did not answer 200 within 8s", "broken app: refusing to start"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the failed build's output lacks %q", want)
+			}
+		}
+	})
+	checkSecretsNotShown(t, out)
+}
+
+func copyApp(t *testing.T) string {
+	dst := filepath.Join(t.TempDir(), "app")
+	if out, err := runCmd("cp", "-a", filepath.Join(repoRoot(t), "example", "app"), dst); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	return dst
+}
+
+func checkSecretsNotShown(t *testing.T, out string) {
+	t.Helper()
+	for _, secret := range []string{"example-only-not-a-real-secret-5f2c", "example-password-9d1e"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the build output shows a value of the env file (%s)", secret)
+		}
+	}
+}
+
+func checkCarnivore(t *testing.T, tgt *sandbox.Target) {
+	t.Helper()
+	expectOn(t, tgt, "systemctl is-enabled example-production", "enabled")
+	expectOn(t, tgt, "systemctl is-active example-production", "active")
+	expectOn(t, tgt, "systemctl show -p User,NoNewPrivileges --value example-production | tr '\\n' ' '", "admin yes")
+	expectOn(t, tgt, "curl -s -H 'Host: example.test' http://127.0.0.1:80/ | cut -d, -f1", "hello from example-app (NODE_ENV=production")
+	expectOn(t, tgt, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:80/healthz", "200")
+	expectOn(t, tgt, "curl -s http://127.0.0.1:80/hello.txt", "a static file, served by nginx")
+	expectOn(t, tgt, "stat -c '%a %U' /home/admin/app/server/.env.json", "600 admin")
+	expectOn(t, tgt, "test -e /etc/nginx/sites-enabled/default || echo gone", "gone")
+	expectOn(t, tgt, "grep -c 'server_name example.test www.example.test;' /etc/nginx/sites-enabled/example-production.conf", "1")
+	expectOn(t, tgt, "find /home/admin/app/server/ ! -user admin | wc -l", "0")
+}
