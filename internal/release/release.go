@@ -35,7 +35,6 @@ type data struct {
 	Layout
 	Current, Incoming, EnvIncoming string
 	HasEnv                         bool
-	Describe                       string
 	Precache, LockSHA, Lockfile    string
 	Registry                       string
 }

@@ -3,7 +3,7 @@ install -d -o {{q .User}} -g {{q .Group}} -m 0755 "$app" "$app/releases"
 rel=$(mktemp -d "$app/releases/$(date -u +%Y%m%dT%H%M%SZ).XXXXXX")
 chown {{q .User}}:{{q .Group}} "$rel"
 chmod 0755 "$rel"
-# The archive arrives on stdin ({{.Describe}}); the user unpacks it, so it owns every file.
+# The archive arrives on stdin, streamed; the user unpacks it, so it owns every file.
 runuser -u {{q .User}} -- tar -xzf - -C "$rel" --no-same-owner
 echo "unpacked $(find "$rel" -type f | wc -l) files into $rel"
 {{- if .HasEnv}}

@@ -5,6 +5,9 @@ fi
 echo "service manager: $manager"
 case $manager in
 systemd)
+  # One way to start it: the unit, not also the init script.
+  update-rc.d -f {{q .Name}} remove >/dev/null 2>&1 || true
+  rm -f /etc/init.d/{{q .Name}}
   systemctl daemon-reload
   systemctl enable {{q .Name}}.service
   systemctl restart {{q .Name}}.service
