@@ -1,0 +1,117 @@
+# Stage 2 of 2: the release image ("carnivore") of an app for one environment,
+# built on the newest "<app_name>-primal <timestamp>" image that
+# primal.pkr.hcl made in this account and region, found by the node-ami data
+# source, so no AMI ID is ever pasted.
+#
+#   packer init example/aws/carnivore.pkr.hcl
+#   packer build -var app_name=ponyfoo -var environment=production example/aws/carnivore.pkr.hcl
+#
+# The image is named "<app_name>-carnivore-<environment> <unix timestamp>",
+# as in "ponyfoo-carnivore-production 1700000000".
+
+packer {
+  required_version = ">= 1.11.0"
+  required_plugins {
+    amazon = {
+      source  = "github.com/hashicorp/amazon"
+      version = ">= 1.8.0"
+    }
+    node = {
+      source  = "github.com/nodebake/node"
+      version = ">= 0.1.0"
+    }
+  }
+}
+
+variable "app_name" {
+  type        = string
+  default     = "ponyfoo"
+  description = "The application's name, as given to primal.pkr.hcl: the primal image looked up is \"<app_name>-primal <timestamp>\"."
+}
+
+variable "environment" {
+  type        = string
+  default     = "production"
+  description = "The environment (NODE_ENV) the release image is for, such as staging or production; part of the image's name."
+}
+
+variable "server_name" {
+  type        = list(string)
+  default     = ["_"]
+  description = "Host names nginx answers to; \"_\" for any."
+}
+
+variable "source_dir" {
+  type        = string
+  default     = ""
+  description = "The built app to bake into the image (the seed's tmp/appserver). Defaults to example/app."
+}
+
+variable "env_file" {
+  type        = string
+  default     = ""
+  sensitive   = true
+  description = "The app's secrets, installed as .env.json (mode 0600). Defaults to example/env/production.json."
+}
+
+locals {
+  # Paths in a template are relative to the directory Packer runs in;
+  # path.root (this file's directory) makes the defaults work from anywhere.
+  source_dir = coalesce(var.source_dir, "${path.root}/../app")
+  env_file   = coalesce(var.env_file, "${path.root}/../env/production.json")
+}
+
+variable "region" {
+  type        = string
+  default     = "us-east-1"
+  description = "The AWS region holding the primal image, where the release image is built too."
+}
+
+variable "instance_type" {
+  type        = string
+  default     = "t3.micro"
+  description = "The EC2 instance type of the temporary build instance."
+}
+
+# The newest "<app_name>-primal <timestamp>" image owned by this account.
+data "node-ami" "primal" {
+  app_name = var.app_name
+  region   = var.region
+}
+
+source "amazon-ebs" "carnivore" {
+  region        = var.region
+  instance_type = var.instance_type
+  source_ami    = data.node-ami.primal.id
+  ssh_username  = "admin"
+
+  ami_name        = "${var.app_name}-carnivore-${var.environment} {{timestamp}}"
+  ami_description = "${var.app_name} release image for ${var.environment}, on ${data.node-ami.primal.name}"
+
+  tags = {
+    App             = var.app_name
+    Role            = "carnivore"
+    Environment     = var.environment
+    Primal_AMI_ID   = data.node-ami.primal.id
+    Primal_AMI_Name = data.node-ami.primal.name
+    Built_By_Packer = "true"
+  }
+  run_tags = {
+    App         = var.app_name
+    Role        = "carnivore-build"
+    Environment = var.environment
+  }
+}
+
+build {
+  sources = ["source.amazon-ebs.carnivore"]
+
+  provisioner "node-carnivore" {
+    app_name    = var.app_name
+    environment = var.environment
+    server_name = var.server_name
+    source      = local.source_dir
+    env_file    = local.env_file
+    health_path = "/healthz"
+  }
+}

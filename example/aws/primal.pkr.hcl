@@ -1,0 +1,116 @@
+# Stage 1 of 2: the base image ("primal") of an app on Amazon EC2, built on
+# the official Debian 12 (bookworm) AMI: packages, nginx, Node.js, the port 80
+# -> 8080 redirect and the app's production dependencies precached. Build it
+# when the base changes (Node.js major, packages, dependencies), not on every
+# release; carnivore.pkr.hcl builds each release on the newest one.
+#
+#   packer init example/aws/primal.pkr.hcl
+#   packer build -var app_name=ponyfoo example/aws/primal.pkr.hcl
+#
+# The image is named "<app_name>-primal <unix timestamp>", as in
+# "ponyfoo-primal 1700000000". Credentials come from the usual AWS places
+# (AWS_* variables, ~/.aws with AWS_PROFILE, SSO, an instance role).
+
+packer {
+  required_version = ">= 1.11.0"
+  required_plugins {
+    amazon = {
+      source  = "github.com/hashicorp/amazon"
+      version = ">= 1.8.0"
+    }
+    node = {
+      source  = "github.com/nodebake/node"
+      version = ">= 0.1.0"
+    }
+  }
+}
+
+variable "app_name" {
+  type        = string
+  default     = "ponyfoo"
+  description = "The application's name: the image is named \"<app_name>-primal <timestamp>\" and tagged App = app_name."
+}
+
+variable "region" {
+  type        = string
+  default     = "us-east-1"
+  description = "The AWS region to build the image in (and where carnivore.pkr.hcl looks for it)."
+}
+
+variable "instance_type" {
+  type        = string
+  default     = "t3.micro"
+  description = "The EC2 instance type of the temporary build instance."
+}
+
+variable "node_version" {
+  type        = string
+  default     = "22"
+  description = "The Node.js version node-primal installs: exact (22.12.0), a major (22: its newest release) or lts."
+}
+
+variable "package_json" {
+  type        = string
+  default     = null
+  description = "The app's package.json, whose production dependencies are precached on the image (package-lock.json next to it is used). Defaults to the example app's, example/app/package.json."
+}
+
+locals {
+  # Paths in a template are relative to the directory Packer runs in;
+  # path.root (this file's directory) makes the default work from anywhere.
+  package_json = coalesce(var.package_json, "${path.root}/../app/package.json")
+}
+
+# The newest official Debian 12 AMI for amd64, published by Debian's own
+# AWS account. The filter is resolved when the build starts, not by
+# `packer validate`.
+source "amazon-ebs" "primal" {
+  region        = var.region
+  instance_type = var.instance_type
+
+  source_ami_filter {
+    owners      = ["136693071363"]
+    most_recent = true
+    filters = {
+      name                = "debian-12-amd64-*"
+      architecture        = "x86_64"
+      virtualization-type = "hvm"
+      root-device-type    = "ebs"
+    }
+  }
+
+  # Debian's cloud images log in as "admin", with passwordless sudo.
+  ssh_username = "admin"
+
+  # {{timestamp}} is the build's start as Unix seconds: AMI names must be
+  # unique, and the node-ami data source picks the newest by creation date.
+  ami_name        = "${var.app_name}-primal {{timestamp}}"
+  ami_description = "${var.app_name} base image (node-primal, Node.js ${var.node_version}) on {{ .SourceAMIName }}"
+
+  tags = {
+    App             = var.app_name
+    Role            = "primal"
+    Base_AMI_ID     = "{{ .SourceAMI }}"
+    Base_AMI_Name   = "{{ .SourceAMIName }}"
+    Node_Version    = var.node_version
+    Built_By_Packer = "true"
+  }
+  run_tags = {
+    App  = var.app_name
+    Role = "primal-build"
+  }
+}
+
+build {
+  sources = ["source.amazon-ebs.primal"]
+
+  provisioner "node-primal" {
+    # instance_user defaults to ssh_username ("admin"), who runs nginx's logs
+    # and owns the precache in ~/app/precache.
+    node_version = var.node_version
+    package_json = local.package_json
+    # First boot runs cloud-init and unattended-upgrades, which hold the
+    # dpkg lock for a while.
+    dpkg_lock_timeout = "10m"
+  }
+}
