@@ -3,9 +3,7 @@ package carnivore
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,6 +17,7 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/nginx"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/service"
+	"github.com/nodebake/packer-plugin-node/internal/validate"
 )
 
 var (
@@ -32,20 +31,10 @@ var (
 	noProxyRE = regexp.MustCompile(`^[A-Za-z0-9.,*:_\[\]/-]*$`)
 )
 
-func validUser(u string) error {
-	if !userRE.MatchString(u) {
-		return fmt.Errorf("%q is not a user name (lowercase letter or _, then lowercase letters, digits, _ or -, at most 32)", u)
-	}
-	return nil
-}
-
-func validURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s, " \t\r\n\"'`\\") {
-		return fmt.Errorf("%q is not an http(s) URL", s)
-	}
-	return nil
-}
+var (
+	validUser = validate.User
+	validURL  = validate.URL
+)
 
 func (c *Config) setDefaults() {
 	if c.Environment == "" {
@@ -160,8 +149,10 @@ func (c *Config) validate() error {
 			add("instance_user", "must not be root: nginx and the app run as this user")
 		}
 	}
-	if c.PrecacheDir != "" && (!absPathRE.MatchString(c.PrecacheDir) || path.Clean(c.PrecacheDir) != c.PrecacheDir) {
-		add("precache_dir", "%q is not a clean absolute path", c.PrecacheDir)
+	if c.PrecacheDir != "" {
+		if err := validate.AbsPath(c.PrecacheDir); err != nil {
+			add("precache_dir", "%v", err)
+		}
 	}
 	if c.NpmRegistry != "" {
 		if err := precache.ValidRegistry(c.NpmRegistry); err != nil {
@@ -175,8 +166,8 @@ func (c *Config) validate() error {
 			}
 		}
 	}
-	if !noProxyRE.MatchString(c.NoProxy) {
-		add("no_proxy", "%q is not a comma-separated list of hosts, domains or CIDRs", c.NoProxy)
+	if err := validate.NoProxy(c.NoProxy); err != nil {
+		add("no_proxy", "%v", err)
 	}
 	if !urlPathRE.MatchString(c.HealthPath) {
 		add("health_path", "%q is not a URL path (starting with /)", c.HealthPath)

@@ -10,6 +10,7 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/plan"
 	"github.com/nodebake/packer-plugin-node/internal/release"
 	"github.com/nodebake/packer-plugin-node/internal/service"
+	"github.com/nodebake/packer-plugin-node/internal/validate"
 )
 
 // Facts are what the plan needs to know about the machine.
@@ -35,7 +36,7 @@ func (c *Config) Plan(f Facts) (plan.Plan, error) {
 	if err := validUser(f.User); err != nil {
 		return plan.Plan{}, fmt.Errorf("instance_user: %v", err)
 	}
-	if !absPathRE.MatchString(f.Home) || !userRE.MatchString(f.Group) {
+	if validate.AbsPath(f.Home) != nil || validate.User(f.Group) != nil {
 		return plan.Plan{}, fmt.Errorf("instance_user: unusable home %q or group %q", f.Home, f.Group)
 	}
 	l := release.Layout{User: f.User, Group: f.Group, AppDir: path.Join(f.Home, "app")}

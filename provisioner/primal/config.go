@@ -3,11 +3,8 @@ package primal
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
-	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +17,7 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/sysctl"
+	"github.com/nodebake/packer-plugin-node/internal/validate"
 )
 
 const (
@@ -29,32 +27,9 @@ const (
 )
 
 var (
-	// userRE is the user-name grammar of Debian's adduser (NAME_REGEX),
-	// without the trailing '$' of machine accounts.
-	userRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
-	// pathRE keeps remote paths to characters that need no care anywhere.
-	pathRE    = regexp.MustCompile(`^(/[A-Za-z0-9._-]+)+$`)
-	noProxyRE = regexp.MustCompile(`^[A-Za-z0-9.,*:_\[\]/-]*$`)
+	validUser = validate.User
+	validURL  = validate.URL
 )
-
-func validUser(u string) error {
-	if !userRE.MatchString(u) {
-		return fmt.Errorf("%q is not a user name (lowercase letter or _, then lowercase letters, digits, _ or -, at most 32)", u)
-	}
-	return nil
-}
-
-// validURL checks a URL that will be written into scripts and config files.
-func validURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL", s)
-	}
-	if strings.ContainsAny(s, " \t\r\n\"'`\\") {
-		return fmt.Errorf("%q contains spaces, quotes or backslashes", s)
-	}
-	return nil
-}
 
 func (c *Config) setDefaults() {
 	if c.Packages == nil {
@@ -202,8 +177,10 @@ func (c *Config) validate() error {
 			c.lockfile = b
 		}
 	}
-	if c.PrecacheDir != "" && (!pathRE.MatchString(c.PrecacheDir) || path.Clean(c.PrecacheDir) != c.PrecacheDir || strings.Contains(c.PrecacheDir, "/..")) {
-		add("precache_dir", "%q is not a clean absolute path (letters, digits, . _ - between slashes)", c.PrecacheDir)
+	if c.PrecacheDir != "" {
+		if err := validate.AbsPath(c.PrecacheDir); err != nil {
+			add("precache_dir", "%v", err)
+		}
 	}
 	if c.NpmRegistry != "" {
 		if err := precache.ValidRegistry(c.NpmRegistry); err != nil {
@@ -225,8 +202,8 @@ func (c *Config) validate() error {
 			}
 		}
 	}
-	if !noProxyRE.MatchString(c.NoProxy) {
-		add("no_proxy", "%q is not a comma-separated list of hosts, domains or CIDRs", c.NoProxy)
+	if err := validate.NoProxy(c.NoProxy); err != nil {
+		add("no_proxy", "%v", err)
 	}
 	c.caCerts = nil
 	for i, f := range c.CACertificates {
