@@ -1,0 +1,130 @@
+# node-primal on a local QEMU VM: boots a Debian cloud-like base image, runs
+# node-primal over SSH as the image's default user, shuts down, and leaves
+# the primal image as a qcow2 overlay on the base image (use_backing_file:
+# keep the base where it is, or `qemu-img rebase` the output). The guest
+# reaches the network through QEMU's user networking (slirp), and the host's
+# loopback as 10.0.2.2: a local Node.js mirror there serves node_mirror.
+#
+# The base image and its SSH key come from test/vm/make-base-image.sh, which
+# prints their paths; the e2e test TestVMPrimal runs this template. By hand:
+#
+#   eval "$(sudo test/vm/make-base-image.sh)"
+#   make dev qemu-plugin
+#   PACKER_PLUGIN_PATH=$PWD/.packer.d/plugins .tools/bin/packer build \
+#     -var base_image=$VM_IMAGE -var ssh_private_key_file=$VM_SSH_KEY \
+#     -var output_directory=/tmp/primal example/local/primal.pkr.hcl
+packer {
+  required_plugins {
+    node = {
+      source  = "github.com/nodebake/node"
+      version = ">= 0.1.0"
+    }
+    qemu = {
+      source  = "github.com/hashicorp/qemu"
+      version = ">= 1.0.9"
+    }
+  }
+}
+
+variable "base_image" {
+  type        = string
+  description = "The Debian base qcow2 to build on (absolute path: the output records it as backing file)."
+}
+
+variable "ssh_private_key_file" {
+  type        = string
+  description = "Private SSH key of ssh_username in the base image."
+}
+
+variable "ssh_username" {
+  type    = string
+  default = "admin"
+}
+
+variable "output_directory" {
+  type        = string
+  description = "Where the image goes (must not exist yet); the image is primal.qcow2 in it."
+}
+
+variable "accelerator" {
+  type        = string
+  default     = "tcg"
+  description = "QEMU accelerator: tcg (CPU emulation, works anywhere) or kvm where KVM works."
+}
+
+variable "node_version" {
+  type        = string
+  default     = null
+  description = "Node.js version for node-primal (exact, a major, or lts); null: the provisioner's default."
+}
+
+variable "node_mirror" {
+  type        = string
+  default     = null
+  description = "Node.js mirror in nodejs.org's dist layout; null: the provisioner's default. From the guest, the host's loopback is 10.0.2.2."
+}
+
+variable "ca_certificates" {
+  type        = list(string)
+  default     = []
+  description = "Extra CA certificates (local PEM files) for the image and Node.js."
+}
+
+variable "package_json" {
+  type        = string
+  default     = null
+  description = "The app's package.json, to precache its production dependencies on the image."
+}
+
+variable "serial_log" {
+  type        = string
+  default     = ""
+  description = "File to write the VM's serial console to (boot messages), if set."
+}
+
+source "qemu" "primal" {
+  disk_image       = true
+  iso_url          = var.base_image
+  iso_checksum     = "none"
+  use_backing_file = true
+  skip_resize_disk = true
+  format           = "qcow2"
+  disk_interface   = "virtio"
+  net_device       = "virtio-net"
+  output_directory = var.output_directory
+  vm_name          = "primal.qcow2"
+
+  accelerator = var.accelerator
+  cpu_model   = "max"
+  cpus        = 2
+  memory      = 2048
+
+  headless         = true
+  vnc_bind_address = "127.0.0.1"
+  # The builder's own SSH forward listens on every interface: replace the
+  # network with one whose forward is bound to loopback only.
+  qemuargs = concat([
+    ["-netdev", "user,id=user.0,hostfwd=tcp:127.0.0.1:{{ .SSHHostPort }}-:22"],
+    ["-device", "virtio-net,netdev=user.0"],
+  ], var.serial_log == "" ? [] : [["-serial", "file:${var.serial_log}"]])
+
+  communicator         = "ssh"
+  ssh_username         = var.ssh_username
+  ssh_private_key_file = var.ssh_private_key_file
+  ssh_timeout          = "15m"
+  shutdown_command     = "sudo -n systemctl poweroff"
+  shutdown_timeout     = "5m"
+}
+
+build {
+  sources = ["source.qemu.primal"]
+
+  provisioner "node-primal" {
+    # instance_user defaults to ssh_username.
+    dpkg_lock_timeout = "5m"
+    node_version      = var.node_version
+    node_mirror       = var.node_mirror
+    ca_certificates   = var.ca_certificates
+    package_json      = var.package_json
+  }
+}
