@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,9 +52,17 @@ func runPacker(t testing.TB, args ...string) (string, error) {
 	cmd.Dir = repoRoot(t)
 	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1", "PACKER_NO_COLOR=1")
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var w io.Writer = &out
+	if testing.Verbose() {
+		// Stream long builds as they run: a test that times out still
+		// shows how far Packer got.
+		w = io.MultiWriter(&out, os.Stdout)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
 	err := cmd.Run()
-	t.Logf("packer %s:\n%s", strings.Join(args, " "), out.String())
+	if !testing.Verbose() {
+		t.Logf("packer %s:\n%s", strings.Join(args, " "), out.String())
+	}
 	return out.String(), err
 }
 
