@@ -60,6 +60,11 @@ variable "no_proxy" {
   default = ""
 }
 
+variable "service_manager" {
+  type    = string
+  default = "auto"
+}
+
 variable "health_timeout" {
   type    = string
   default = "60s"
@@ -76,18 +81,19 @@ build {
   sources = ["source.null.debian"]
 
   provisioner "node-carnivore" {
-    app_name       = "example"
-    environment    = "production"
-    server_name    = ["example.test", "www.example.test"]
-    source         = var.source_dir
-    entrypoint     = var.entrypoint
-    env_file       = var.env_file
-    site_conf      = var.site_conf
-    npm_registry   = var.npm_registry
-    http_proxy     = var.https_proxy
-    https_proxy    = var.https_proxy
-    no_proxy       = var.no_proxy
-    health_path    = "/healthz"
-    health_timeout = var.health_timeout
+    app_name        = "example"
+    environment     = "production"
+    server_name     = ["example.test", "www.example.test"]
+    source          = var.source_dir
+    entrypoint      = var.entrypoint
+    env_file        = var.env_file
+    site_conf       = var.site_conf
+    npm_registry    = var.npm_registry
+    http_proxy      = var.https_proxy
+    https_proxy     = var.https_proxy
+    no_proxy        = var.no_proxy
+    service_manager = var.service_manager
+    health_path     = "/healthz"
+    health_timeout  = var.health_timeout
   }
 }

@@ -147,6 +147,19 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 		}
 	})
 	checkSecretsNotShown(t, out)
+
+	// The init.d way, for images without systemd: the script starts the
+	// app with start-stop-daemon as the instance user; the unit is gone.
+	ph.run("carnivore packer build (sysvinit)", func() {
+		var err error
+		if out, err = runPacker(t, carnivoreArgs(tgt, "-var", "service_manager=sysvinit")...); err != nil {
+			t.Fatalf("carnivore build with sysvinit failed: %v", err)
+		}
+	})
+	expectOn(t, tgt, "test -e /etc/systemd/system/example-production.service || echo 'no unit'", "no unit")
+	expectOn(t, tgt, "ls /etc/rc2.d | grep -c example-production", "1")
+	expectOn(t, tgt, "ps -o user= -p $(cat /run/example-production.pid)", "admin")
+	expectOn(t, tgt, "curl -s -H 'Host: example.test' http://127.0.0.1:80/ | cut -d, -f1", "hello from example-app (NODE_ENV=production")
 }
 
 func copyApp(t *testing.T) string {
