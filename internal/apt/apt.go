@@ -62,3 +62,9 @@ func Install(name string, packages []string, timeout time.Duration) plan.Step {
 		}{seconds(timeout), packages}),
 	}
 }
+
+// Clean empties apt's cache of downloaded packages: they are not needed
+// once installed, and an image should not carry them.
+func Clean() plan.Step {
+	return plan.Step{Name: "clean apt's package cache", Script: "apt-get clean\ndu -sh /var/cache/apt\n"}
+}

@@ -76,6 +76,7 @@ func (c *Config) NodePlan(f Facts) (plan.Plan, error) {
 	if c.PackageJSON != "" {
 		p.Add(precache.Install(c.precacheSpec(f)))
 	}
+	p.Add(apt.Clean())
 	return p, nil
 }
 

@@ -131,6 +131,7 @@ func TestPlanStepNames(t *testing.T) {
 		"install Node.js installer prerequisites",
 		"install Node.js v22.12.0 (linux-x64, from https://nodejs.org/dist)",
 		"precache production dependencies in /home/admin/app/precache",
+		"clean apt's package cache",
 	}
 	if strings.Join(names, "|") != strings.Join(want, "|") {
 		t.Errorf("steps = %q\nwant    %q", names, want)

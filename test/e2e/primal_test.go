@@ -84,7 +84,7 @@ func TestPrimalOnSandbox(t *testing.T) {
 		"] wait for the dpkg lock: done in",
 		`node-primal: node_version "22" is v` + nodeNew,
 		"sha256 ", "verified against SHASUMS256.txt",
-		"node-primal: [2/2] precache production dependencies in /home/admin/app/precache: done in",
+		"node-primal: [2/3] precache production dependencies in /home/admin/app/precache: done in",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("build output lacks %q", want)
