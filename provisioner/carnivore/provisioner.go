@@ -138,18 +138,10 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	r := &runner.Runner{UI: ui, Comm: comm, Name: "node-carnivore", Env: c.env(), Secrets: c.secrets()}
 	user := c.InstanceUser
 	if user == "" {
-		u, ok := generatedData["User"].(string)
-		if !ok || u == "" || strings.HasPrefix(u, "<") {
-			out, err := r.Output(ctx, "id -un")
-			if err != nil {
-				return fmt.Errorf("instance_user: cannot learn the communicator's user: %w", err)
-			}
-			u = strings.TrimSpace(out)
+		var err error
+		if user, err = r.LoginUser(ctx, generatedData); err != nil {
+			return err
 		}
-		if err := validUser(u); err != nil {
-			return fmt.Errorf("instance_user: the communicator's user %v; set instance_user", err)
-		}
-		user = u
 		ui.Say(fmt.Sprintf("node-carnivore: instance_user defaults to the communicator's user %q", user))
 	}
 	out, err := r.Output(ctx, "getent passwd "+shell.Quote(user)+" | cut -d: -f6; id -gn "+shell.Quote(user))

@@ -173,7 +173,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	user := c.InstanceUser
 	if user == "" {
 		var err error
-		if user, err = loginUser(ctx, r, generatedData); err != nil {
+		if user, err = r.LoginUser(ctx, generatedData); err != nil {
 			return err
 		}
 		ui.Say(fmt.Sprintf("node-primal: instance_user defaults to the communicator's user %q", user))
@@ -247,24 +247,4 @@ func resolveNode(ctx context.Context, r *runner.Runner, mirror, spec, platform s
 		return t, fmt.Errorf("node_version %q: %w", spec, err)
 	}
 	return t, nil
-}
-
-// loginUser is the user the communicator logs in as: Packer hands it to
-// provisioners as the build's "User"; when a builder does not, ask the target.
-func loginUser(ctx context.Context, r *runner.Runner, generatedData map[string]interface{}) (string, error) {
-	if u, ok := generatedData["User"].(string); ok && u != "" && !strings.HasPrefix(u, "<") {
-		if err := validUser(u); err != nil {
-			return "", fmt.Errorf("instance_user: the communicator's user %v; set instance_user", err)
-		}
-		return u, nil
-	}
-	out, err := r.Output(ctx, "id -un")
-	if err != nil {
-		return "", fmt.Errorf("instance_user: cannot learn the communicator's user: %w", err)
-	}
-	u := strings.TrimSpace(out)
-	if err := validUser(u); err != nil {
-		return "", fmt.Errorf("instance_user: the communicator's user %v; set instance_user", err)
-	}
-	return u, nil
 }
