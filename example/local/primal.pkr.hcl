@@ -6,7 +6,9 @@
 # loopback as 10.0.2.2: a local Node.js mirror there serves node_mirror.
 #
 # The base image and its SSH key come from test/vm/make-base-image.sh, which
-# prints their paths; the e2e test TestVMPrimal runs this template. By hand:
+# prints their paths; the e2e test TestVMChain and `make demo` run this
+# template (with package_json = example/app/package.json, for
+# example/local/carnivore.pkr.hcl on top). By hand:
 #
 #   eval "$(sudo test/vm/make-base-image.sh)"
 #   make dev qemu-plugin

@@ -1,5 +1,5 @@
 # node-primal against an existing Debian machine reached over SSH (Packer's
-# built-in null builder). `make demo` and the e2e tests run this template
+# built-in null builder). `make demo-sandbox` and the e2e tests run this template
 # against a disposable sandbox Debian; point it at any Debian host you own.
 packer {
   required_plugins {

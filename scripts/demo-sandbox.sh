@@ -1,10 +1,10 @@
 #!/bin/bash
-# demo.sh - the main job, on a fresh machine with no cloud account: boot a
+# demo-sandbox.sh - the quick demo, on a fresh machine with no cloud account: boot a
 # disposable sandbox Debian (systemd as PID 1, in its own network namespace),
 # serve a Node.js mirror built from the npm registry, run the example
 # node-primal template against the target with the plugin that `make dev`
 # installed, show the result on the target, and destroy the target (also on
-# failure). Run it through `make demo` (as root).
+# failure). Run it through `make demo-sandbox` (as root).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 : "${PACKER_BIN:=$PWD/.tools/bin/packer}"

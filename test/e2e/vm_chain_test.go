@@ -1,0 +1,243 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nodebake/packer-plugin-node/test/nodemirror"
+	"github.com/nodebake/packer-plugin-node/test/vm"
+)
+
+const (
+	localPrimalTemplate    = "example/local/primal.pkr.hcl"
+	localCarnivoreTemplate = "example/local/carnivore.pkr.hcl"
+)
+
+// TestVMChain builds the whole immutable pipeline as real VM images, the
+// chain `make demo` shows, with one primal build for all its checks:
+//
+//  1. primal: the QEMU builder boots the Debian base image, node-primal
+//     provisions it over SSH as admin (Node.js from a local mirror the guest
+//     reaches on the host's loopback, the example app's dependencies
+//     precached), the VM shuts down: primal.qcow2 over the base image.
+//  2. a fresh boot of primal.qcow2 checks that what node-primal set up
+//     survives a reboot: nginx enabled and serving, the kernel setting
+//     applied again from /etc/sysctl.d, the port redirect loaded again, the
+//     log directory's owner, Node.js.
+//  3. carnivore: the QEMU builder boots primal.qcow2, node-carnivore bakes
+//     example/app into it (a precache hit: the npm registry it is given, a
+//     counting stand-in, sees no request), health-gated: carnivore.qcow2
+//     over primal.qcow2.
+//  4. a fresh boot of carnivore.qcow2 (a new qemu process) checks the app
+//     service started at boot, nginx serving the app and its static files
+//     through port 80, .env.json's mode and owner, and fetches the page from
+//     the host through a forward of the guest's port 80 on 127.0.0.1.
+func TestVMChain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("VM image builds: minutes under CPU emulation")
+	}
+	ph := newPhases(t)
+	// `make e2e` exports these; a plain `go test` gets the same defaults.
+	if os.Getenv("PACKER_PLUGIN_PATH") == "" {
+		t.Setenv("PACKER_PLUGIN_PATH", filepath.Join(repoRoot(t), ".packer.d", "plugins"))
+	}
+	// Packer keeps download locks in its cache, ./packer_cache by default.
+	t.Setenv("PACKER_CACHE_DIR", t.TempDir())
+
+	var base vm.Base
+	ph.run("base image (build or reuse)", func() { base = vm.BaseImage(t) })
+	ph.run("qemu builder plugin (make qemu-plugin)", func() { installQemuPlugin(t) })
+	var mirrorDir string
+	ph.run("Node.js mirror (build or reuse)", func() { mirrorDir = nodemirror.Build(t, nodemirror.Node22) })
+	// On the host's loopback; QEMU's user networking shows it to the guest
+	// as 10.0.2.2.
+	mirror := nodemirror.Serve(t, mirrorDir, "127.0.0.1:0")
+	work := t.TempDir()
+
+	// 1. The primal image.
+	primalDir := filepath.Join(work, "primal")
+	primalSerial := filepath.Join(work, "primal-build-serial.log")
+	primalArgs := []string{"build",
+		"-var", "base_image=" + base.Image,
+		"-var", "ssh_private_key_file=" + base.KeyPath,
+		"-var", "ssh_username=" + base.User,
+		"-var", "output_directory=" + primalDir,
+		"-var", "accelerator=" + vm.Accelerator(),
+		"-var", "serial_log=" + primalSerial,
+		"-var", "node_version=" + nodemirror.Node22,
+		"-var", "node_mirror=" + mirror.URLFor("10.0.2.2"),
+		"-var", "ca_certificates=" + hostCAs(t),
+		"-var", "package_json=" + filepath.Join(repoRoot(t), "example", "app", "package.json"),
+		localPrimalTemplate}
+	ph.run("packer validate (primal, carnivore)", func() {
+		if out, err := runPacker(t, append([]string{"validate"}, primalArgs[1:]...)...); err != nil {
+			t.Fatalf("packer validate %s: %v\n%s", localPrimalTemplate, err, out)
+		}
+		if out, err := runPacker(t, "validate", "-var", "primal_image=/nonexistent/primal.qcow2",
+			"-var", "ssh_private_key_file="+base.KeyPath, "-var", "output_directory="+filepath.Join(work, "unused"),
+			localCarnivoreTemplate); err != nil {
+			t.Fatalf("packer validate %s: %v\n%s", localCarnivoreTemplate, err, out)
+		}
+	})
+	var out string
+	ph.run("packer build (qemu, node-primal)", func() {
+		var err error
+		if out, err = runPacker(t, primalArgs...); err != nil {
+			t.Fatalf("primal build failed: %v\nbuild VM serial console (last lines):\n%s", err, vm.Tail(primalSerial, 60))
+		}
+	})
+	for _, want := range []string{
+		`instance_user defaults to the communicator's user "admin"`,
+		"persist kernel settings in /etc/sysctl.d/60-node-primal.conf: done in",
+		`node-primal: node_version "` + nodemirror.Node22 + `" is v` + nodemirror.Node22,
+		"verified against SHASUMS256.txt",
+		"Gracefully halting virtual machine...",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("primal build output lacks %q", want)
+		}
+	}
+	primal := filepath.Join(primalDir, "primal.qcow2")
+	expectBacking(t, primal, base.Image)
+
+	// 2. A fresh boot of the primal image, stopped before the next build.
+	ph.run("fresh boot of the primal image", func() {
+		m := vm.Boot(t, vm.Config{Image: primal, KeyPath: base.KeyPath, User: base.User})
+		checkPrimalVM(t, m, nodemirror.Node22)
+		// The precache of the example app's dependencies, for its lockfile.
+		lockSHA := sha256File(t, filepath.Join(repoRoot(t), "example", "app", "package-lock.json"))
+		if got, err := m.Run("grep -c '\"lockfile_sha256\": \"" + lockSHA + "\"' /home/admin/app/precache/manifest.json"); err != nil || strings.TrimSpace(got) != "1" {
+			t.Errorf("the precache manifest does not record example/app's lockfile sha256 %s: %q %v", lockSHA, got, err)
+		}
+		if err := m.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// 3. The carnivore image on it. A precache hit sends the registry no
+	// request: the guest is given a counting stand-in on the host.
+	registry, requests := countingRegistry(t, "127.0.0.1")
+	registry = strings.Replace(registry, "127.0.0.1", "10.0.2.2", 1)
+	carnivoreDir := filepath.Join(work, "carnivore")
+	carnivoreSerial := filepath.Join(work, "carnivore-build-serial.log")
+	ph.run("packer build (qemu, node-carnivore)", func() {
+		var err error
+		out, err = runPacker(t, "build",
+			"-var", "primal_image="+primal,
+			"-var", "ssh_private_key_file="+base.KeyPath,
+			"-var", "ssh_username="+base.User,
+			"-var", "output_directory="+carnivoreDir,
+			"-var", "accelerator="+vm.Accelerator(),
+			"-var", "serial_log="+carnivoreSerial,
+			"-var", "npm_registry="+registry,
+			localCarnivoreTemplate)
+		if err != nil {
+			t.Fatalf("carnivore build failed: %v\nbuild VM serial console (last lines):\n%s", err, vm.Tail(carnivoreSerial, 60))
+		}
+	})
+	for _, want := range []string{
+		"precache hit: package-lock.json sha256",
+		"health check http://127.0.0.1:80/healthz",
+		"Gracefully halting virtual machine...",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("carnivore build output lacks %q", want)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("the registry got %d requests during a precache hit; want 0", n)
+	}
+	checkSecretsNotShown(t, out)
+	carnivore := filepath.Join(carnivoreDir, "carnivore.qcow2")
+	expectBacking(t, carnivore, primal)
+
+	// 4. A fresh boot of the app image, its port 80 forwarded to the host's
+	// loopback.
+	var m *vm.VM
+	ph.run("fresh boot of the carnivore image", func() {
+		m = vm.Boot(t, vm.Config{Image: carnivore, KeyPath: base.KeyPath, User: base.User, Forward: []int{80}})
+	})
+	ph.run("checks on the booted carnivore image", func() { checkCarnivoreVM(t, m) })
+}
+
+// expectBacking checks an image's backing file and logs its size.
+func expectBacking(t *testing.T, image, backing string) {
+	t.Helper()
+	info, err := vm.Info(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.BackingFilename != backing {
+		t.Errorf("%s has backing file %q; want %s", image, info.BackingFilename, backing)
+	}
+	t.Logf("%s: %.0f MiB on disk over %s", image, float64(info.ActualSize)/(1<<20), filepath.Base(backing))
+}
+
+// checkCarnivoreVM checks, on a fresh boot of the app image, what
+// node-carnivore promises: the service up from boot, the app and its static
+// files through port 80 (in the guest and from the host), the secrets file.
+func checkCarnivoreVM(t *testing.T, m *vm.VM) {
+	t.Helper()
+	if m.State != "running" {
+		t.Errorf("systemctl is-system-running = %q; want running", m.State)
+	}
+	expect := func(cmd, want string) {
+		t.Helper()
+		got, err := m.Run(cmd)
+		if err != nil {
+			t.Errorf("%s: %v\n%s", cmd, err, got)
+			return
+		}
+		if strings.TrimSpace(got) != want {
+			t.Errorf("%s = %q; want %q", cmd, strings.TrimSpace(got), want)
+		}
+	}
+	expect("test $(cut -d. -f1 /proc/uptime) -lt 900 && echo fresh", "fresh")
+	expect("systemctl is-enabled example-production", "enabled")
+	expect("systemctl is-active example-production", "active")
+	expect("systemctl show -p User,NoNewPrivileges --value example-production | tr '\\n' ' '", "admin yes")
+	expect("systemctl is-active nginx", "active")
+	expect("curl -s http://127.0.0.1:80/ | cut -d, -f1", "hello from example-app (NODE_ENV=production")
+	expect("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:80/healthz", "200")
+	expect("curl -s http://127.0.0.1:80/hello.txt", "a static file, served by nginx")
+	expect("stat -c '%a %U' /home/admin/app/server/.env.json", "600 admin")
+	expect("find /home/admin/app/server/ ! -user admin | wc -l", "0")
+
+	// From the host: 127.0.0.1:PORT is forwarded to the guest's port 80,
+	// which the image's redirect sends to nginx, which proxies to the app.
+	port := m.Ports[80]
+	for _, c := range []struct{ path, want string }{
+		{"/", "hello from example-app (NODE_ENV=production"},
+		{"/hello.txt", "a static file, served by nginx"},
+	} {
+		url := "http://127.0.0.1:" + strconv.Itoa(port) + c.path
+		body, code, err := httpGet(url)
+		if err != nil || code != 200 || !strings.HasPrefix(body, c.want) {
+			t.Errorf("GET %s (the guest's port 80) from the host = %d %q, %v; want 200 %q...", url, code, body, err, c.want)
+			continue
+		}
+		t.Logf("from the host, GET %s (guest port 80): %d %s", url, code, strings.TrimSpace(body))
+	}
+}
+
+func httpGet(url string) (string, int, error) {
+	c := &http.Client{Timeout: 30 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode, err
+}
