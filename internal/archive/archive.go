@@ -1,7 +1,8 @@
 // Package archive streams a local directory as one gzip-compressed tar,
 // written while it is read: the app is uploaded as a single stream over the
-// communicator, with no temporary copy on the local disk and no round trip
-// per file (Packer's file provisioner pays one per file).
+// communicator, with no temporary copy on the local disk and no per-file
+// exchange (scp, under Packer's file provisioner, waits for an
+// acknowledgement after every file, which adds up over a link with latency).
 package archive
 
 import (

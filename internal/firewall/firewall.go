@@ -14,6 +14,7 @@ package firewall
 import (
 	"embed"
 	"fmt"
+	"time"
 
 	"github.com/nodebake/packer-plugin-node/internal/plan"
 	"github.com/nodebake/packer-plugin-node/internal/shell"
@@ -36,15 +37,18 @@ const Table = "node_primal"
 type redirect struct {
 	Backend      string
 	From, To     int
+	LockSeconds  int
 	NftFile      string
 	Table, Chain string
 }
 
 // Redirect persists and applies a redirect of TCP port from to port to, for
 // traffic arriving from the network and for local traffic to loopback (so a
-// health check on the machine itself takes the same path as clients).
-func Redirect(backend string, from, to int) plan.Step {
-	r := redirect{Backend: backend, From: from, To: to, NftFile: NftFile, Table: Table, Chain: "NODE_PRIMAL"}
+// health check on the machine itself takes the same path as clients). A
+// missing firewall package is installed, waiting up to lock for the dpkg lock.
+func Redirect(backend string, from, to int, lock time.Duration) plan.Step {
+	r := redirect{Backend: backend, From: from, To: to, LockSeconds: int(lock.Round(time.Second) / time.Second),
+		NftFile: NftFile, Table: Table, Chain: "NODE_PRIMAL"}
 	step := plan.Step{
 		Name:   fmt.Sprintf("redirect port %d to %d (%s, persisted)", from, to, backend),
 		Script: shell.MustRender(scripts, "scripts/redirect.sh", r),

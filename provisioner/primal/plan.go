@@ -50,7 +50,7 @@ func (c *Config) SystemPlan(f Facts) (plan.Plan, error) {
 		nginx.EnableAtBoot(),
 		nginx.OwnLogs(f.User),
 		sysctl.Persist(SysctlFile, c.sysctlSettings()),
-		firewall.Redirect(c.FirewallBackend, c.PublicPort, c.NginxPort),
+		firewall.Redirect(c.FirewallBackend, c.PublicPort, c.NginxPort, lock),
 	)
 	switch c.NodeInstaller {
 	case "tarball", "nvm":

@@ -8,7 +8,7 @@ if [ "$backend" = auto ]; then
   echo "firewall backend: $backend (detected)"
 fi
 install_pkgs() {
-  apt-get -o DPkg::Lock::Timeout=600 -q -y --no-install-recommends install "$@"
+  apt-get -o DPkg::Lock::Timeout={{.LockSeconds}} -q -y --no-install-recommends install "$@"
 }
 case $backend in
 nftables)
