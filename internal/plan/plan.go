@@ -44,47 +44,66 @@ type Stream struct {
 	Open     func() io.ReadCloser
 }
 
-// Plan is the ordered list of steps of one provisioner run.
+// Plan is the ordered list of steps of one provisioner run, and the
+// prelude every step's script starts with (see runner.Prelude).
 type Plan struct {
-	Steps []Step
+	Prelude string
+	Steps   []Step
 }
 
 // Add appends steps to the plan.
 func (p *Plan) Add(steps ...Step) { p.Steps = append(p.Steps, steps...) }
 
 // Render writes the plan as text: what golden tests compare and what a dry
-// run prints. Sensitive file content is replaced by a marker.
+// run prints, the prelude once at the top, then every step. Sensitive file
+// content is replaced by a marker.
 func (p Plan) Render() string {
 	var b strings.Builder
+	if p.Prelude != "" {
+		b.WriteString("### prelude (every step's script starts with it)\n")
+		b.WriteString(p.Prelude)
+		if !strings.HasSuffix(p.Prelude, "\n") {
+			b.WriteString("\n")
+		}
+	}
 	for i, s := range p.Steps {
-		fmt.Fprintf(&b, "### step %d: %s\n", i+1, s.Name)
-		for _, f := range s.Files {
-			owner := f.Owner
-			if owner == "" {
-				owner = "root"
-			}
-			if f.Group != "" {
-				owner += ":" + f.Group
-			}
-			fmt.Fprintf(&b, "--- file %s (mode %04o, owner %s)\n", f.Path, f.Mode.Perm(), owner)
-			if f.Sensitive {
-				fmt.Fprintf(&b, "<sensitive: %d bytes not shown>\n", len(f.Content))
-			} else {
-				b.Write(f.Content)
-				if len(f.Content) > 0 && f.Content[len(f.Content)-1] != '\n' {
-					b.WriteString("\n")
-				}
-			}
+		b.WriteString(s.render(i + 1))
+	}
+	return b.String()
+}
+
+// Render writes one step as text, numbered n, as Plan.Render does.
+func (s Step) Render(n int) string { return s.render(n) }
+
+func (s Step) render(n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### step %d: %s\n", n, s.Name)
+	for _, f := range s.Files {
+		owner := f.Owner
+		if owner == "" {
+			owner = "root"
 		}
-		if s.Stdin != nil {
-			fmt.Fprintf(&b, "--- stdin: %s\n", s.Stdin.Describe)
+		if f.Group != "" {
+			owner += ":" + f.Group
 		}
-		if s.Script != "" {
-			b.WriteString("--- script\n")
-			b.WriteString(s.Script)
-			if !strings.HasSuffix(s.Script, "\n") {
+		fmt.Fprintf(&b, "--- file %s (mode %04o, owner %s)\n", f.Path, f.Mode.Perm(), owner)
+		if f.Sensitive {
+			fmt.Fprintf(&b, "<sensitive: %d bytes not shown>\n", len(f.Content))
+		} else {
+			b.Write(f.Content)
+			if len(f.Content) > 0 && f.Content[len(f.Content)-1] != '\n' {
 				b.WriteString("\n")
 			}
+		}
+	}
+	if s.Stdin != nil {
+		fmt.Fprintf(&b, "--- stdin: %s\n", s.Stdin.Describe)
+	}
+	if s.Script != "" {
+		b.WriteString("--- script\n")
+		b.WriteString(s.Script)
+		if !strings.HasSuffix(s.Script, "\n") {
+			b.WriteString("\n")
 		}
 	}
 	return b.String()

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -17,14 +16,6 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/plan"
 	"github.com/nodebake/packer-plugin-node/internal/shell"
 )
-
-// Prelude starts every step script. sudo resets the environment, so the
-// script sets what it relies on itself.
-const Prelude = `set -eu
-export DEBIAN_FRONTEND=noninteractive
-export LC_ALL=C
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-`
 
 // tailLines is how much of a failed step's output the error carries.
 const tailLines = 25
@@ -35,29 +26,17 @@ type Runner struct {
 	Comm packersdk.Communicator
 	// Name prefixes UI lines, e.g. "node-primal".
 	Name string
-	// Env is exported in every step script and fact command (proxies for
-	// the build, for example). sudo resets the environment, so it is set
-	// inside the scripts rather than on the command line.
+	// Env is exported in every fact command (proxies for the build, for
+	// example); step scripts get the same through the plan's Prelude.
 	Env map[string]string
 	// Secrets are scrubbed from everything shown: step lines, remote
 	// output, and the output tail in errors.
 	Secrets []string
 	// Now is the clock (tests replace it); nil means time.Now.
 	Now func() time.Time
-}
 
-// exports renders Env as sorted export lines.
-func (r *Runner) exports() string {
-	keys := make([]string, 0, len(r.Env))
-	for k := range r.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString("export " + k + "=" + shell.Quote(r.Env[k]) + "\n")
-	}
-	return b.String()
+	// sudo is "sudo -n " unless the login user is root; read once.
+	sudo *string
 }
 
 // StepError is returned when a step fails; it names the step.
@@ -91,21 +70,16 @@ func (r *Runner) Run(ctx context.Context, p plan.Plan) error {
 			r.UI = secretUI{Ui: r.UI, secrets: r.Secrets}
 		}
 	}
+	if p.Prelude == "" {
+		return fmt.Errorf("%s: the plan has no prelude", r.Name)
+	}
 	now := r.Now
 	if now == nil {
 		now = time.Now
 	}
-	uid, err := r.Output(ctx, "id -u")
+	sudo, err := r.sudoPrefix(ctx)
 	if err != nil {
-		return fmt.Errorf("%s: cannot run commands on the target: %w", r.Name, err)
-	}
-	// Steps run as root: directly when the communicator logs in as root,
-	// otherwise through non-interactive sudo (cloud images' default users
-	// have passwordless sudo). The command fails fast instead of hanging on
-	// a password prompt.
-	sudo := "sudo -n "
-	if strings.TrimSpace(uid) == "0" {
-		sudo = ""
+		return err
 	}
 	// A private staging directory for uploads, owned by the login user, so
 	// that uploaded secrets are never readable by others, even briefly.
@@ -125,7 +99,7 @@ func (r *Runner) Run(ctx context.Context, p plan.Plan) error {
 	for i, s := range p.Steps {
 		r.UI.Say(fmt.Sprintf("%s: [%d/%d] %s", r.Name, i+1, len(p.Steps), s.Name))
 		start := now()
-		tail, exit, err := r.runStep(ctx, stage, sudo, i, s)
+		tail, exit, err := r.runStep(ctx, stage, sudo, p.Prelude, i, s)
 		d := now().Sub(start)
 		if err != nil || exit != 0 {
 			return &StepError{Step: s.Name, Exit: exit, Duration: d, Tail: tail, Err: err}
@@ -139,10 +113,9 @@ func (r *Runner) Run(ctx context.Context, p plan.Plan) error {
 // runStep uploads the step's files and script into the staging directory
 // and runs the script as root. It returns the tail of the output and the
 // exit status.
-func (r *Runner) runStep(ctx context.Context, stage, sudo string, i int, s plan.Step) (string, int, error) {
+func (r *Runner) runStep(ctx context.Context, stage, sudo, prelude string, i int, s plan.Step) (string, int, error) {
 	var script strings.Builder
-	script.WriteString(Prelude)
-	script.WriteString(r.exports())
+	script.WriteString(prelude)
 	for j, f := range s.Files {
 		staged := fmt.Sprintf("%s/step%02d-file%02d", stage, i+1, j+1)
 		if err := r.Comm.Upload(staged, bytes.NewReader(f.Content), nil); err != nil {
@@ -201,12 +174,49 @@ func parentDir(p string) string {
 	return p[:i]
 }
 
+// sudoPrefix is how commands run as root: directly when the communicator
+// logs in as root, otherwise through non-interactive sudo (cloud images'
+// default users have passwordless sudo), which fails fast instead of
+// hanging on a password prompt.
+func (r *Runner) sudoPrefix(ctx context.Context) (string, error) {
+	if r.sudo != nil {
+		return *r.sudo, nil
+	}
+	uid, err := r.Output(ctx, "id -u")
+	if err != nil {
+		return "", fmt.Errorf("%s: cannot run commands on the target: %w", r.Name, err)
+	}
+	sudo := "sudo -n "
+	if strings.TrimSpace(uid) == "0" {
+		sudo = ""
+	}
+	r.sudo = &sudo
+	return sudo, nil
+}
+
 // Output runs a short command as the login user, with Env, and returns its
 // stdout. It is how facts are read before a plan is made.
 func (r *Runner) Output(ctx context.Context, command string) (string, error) {
+	return r.output(ctx, "", command)
+}
+
+// RootOutput is Output as root, for facts only root may read (files in
+// the instance user's home, for example). command runs under /bin/sh -c.
+func (r *Runner) RootOutput(ctx context.Context, command string) (string, error) {
+	sudo, err := r.sudoPrefix(ctx)
+	if err != nil {
+		return "", err
+	}
+	return r.output(ctx, sudo, command)
+}
+
+func (r *Runner) output(ctx context.Context, sudo, command string) (string, error) {
 	full := command
 	if len(r.Env) > 0 {
-		full = strings.ReplaceAll(r.exports(), "\n", "; ") + command
+		full = "export " + strings.Join(Exports(r.Env), " ") + "; " + command
+	}
+	if sudo != "" {
+		full = sudo + "/bin/sh -c " + shell.Quote(full)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd := &packersdk.RemoteCmd{Command: full, Stdout: &stdout, Stderr: &stderr}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
@@ -72,7 +73,7 @@ func TestRunInstallsFilesAndRunsScripts(t *testing.T) {
 	target := filepath.Join(dir, "etc", "app.conf")
 	secret := filepath.Join(dir, "secret.json")
 	marker := filepath.Join(dir, "marker")
-	p := plan.Plan{Steps: []plan.Step{
+	p := plan.Plan{Prelude: testPrelude, Steps: []plan.Step{
 		{Name: "write config", Files: []plan.File{
 			{Path: target, Mode: 0o644, Content: []byte("key = it's $(value)\n")},
 			{Path: secret, Mode: 0o600, Content: []byte(`{"token":"s3cret"}`), Sensitive: true},
@@ -131,7 +132,7 @@ func TestRunFailureNamesStepAndStops(t *testing.T) {
 	needRoot(t)
 	dir := t.TempDir()
 	after := filepath.Join(dir, "after")
-	p := plan.Plan{Steps: []plan.Step{
+	p := plan.Plan{Prelude: testPrelude, Steps: []plan.Step{
 		{Name: "fine", Script: "true\n"},
 		{Name: "broken step", Script: "echo first clue\necho second clue >&2\nexit 7\n"},
 		{Name: "never", Script: "touch " + after + "\n"},
@@ -159,7 +160,7 @@ func TestRunScriptsStopAtFirstFailingCommand(t *testing.T) {
 	needRoot(t)
 	dir := t.TempDir()
 	never := filepath.Join(dir, "never")
-	p := plan.Plan{Steps: []plan.Step{{Name: "set -e", Script: "false\ntouch " + never + "\n"}}}
+	p := plan.Plan{Prelude: testPrelude, Steps: []plan.Step{{Name: "set -e", Script: "false\ntouch " + never + "\n"}}}
 	r := &Runner{UI: packersdk.TestUi(t), Comm: &localComm{}, Name: "test"}
 	if err := r.Run(context.Background(), p); err == nil {
 		t.Fatal("want an error from a script whose command failed")
@@ -191,7 +192,7 @@ func TestRunScrubsSecretsFromOutputAndErrors(t *testing.T) {
 	needRoot(t)
 	var buf bytes.Buffer
 	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &buf, ErrorWriter: &buf}
-	p := plan.Plan{Steps: []plan.Step{{Name: "leaky", Script: "echo token is npm_S3CRET\necho npm_S3CRET >&2\nexit 3\n"}}}
+	p := plan.Plan{Prelude: testPrelude, Steps: []plan.Step{{Name: "leaky", Script: "echo token is npm_S3CRET\necho npm_S3CRET >&2\nexit 3\n"}}}
 	r := &Runner{UI: ui, Comm: &localComm{}, Name: "test", Secrets: []string{"npm_S3CRET"}}
 	err := r.Run(context.Background(), p)
 	if err == nil {
@@ -209,7 +210,7 @@ func TestRunStreamsStdin(t *testing.T) {
 	needRoot(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "got")
-	p := plan.Plan{Steps: []plan.Step{{
+	p := plan.Plan{Prelude: testPrelude, Steps: []plan.Step{{
 		Name:   "read stdin",
 		Script: "cat > " + out + "\n",
 		Stdin: &plan.Stream{Describe: "greeting", Open: func() io.ReadCloser {
@@ -244,5 +245,46 @@ func TestLoginUser(t *testing.T) {
 	// Without the build's "User", the machine is asked (here: this host).
 	if _, err := r.LoginUser(context.Background(), map[string]interface{}{}); os.Geteuid() == 0 && (err == nil || !strings.Contains(err.Error(), "root")) {
 		t.Errorf("LoginUser asked a machine logged in as root: err = %v; want the root refusal", err)
+	}
+}
+
+// testPrelude is the prelude of the runner's tests: this machine's root
+// as the instance user.
+var testPrelude = Prelude{User: "root", Home: "/root", Node: "/usr/local/bin/node"}.Render()
+
+func TestRunRefusesAPlanWithoutPrelude(t *testing.T) {
+	r := &Runner{UI: &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: io.Discard, ErrorWriter: io.Discard}, Comm: &localComm{}, Name: "test"}
+	err := r.Run(context.Background(), plan.Plan{Steps: []plan.Step{{Name: "x", Script: "true\n"}}})
+	if err == nil || !strings.Contains(err.Error(), "no prelude") {
+		t.Fatalf("want a refusal of a plan without prelude, got %v", err)
+	}
+}
+
+// TestPreludeFunctions runs the prelude's shell library for real: as_user
+// passes the build's environment to the command, and apt_get carries the
+// lock timeout.
+func TestPreludeFunctions(t *testing.T) {
+	needRoot(t)
+	p := Prelude{Env: map[string]string{"https_proxy": "http://proxy.test:3128", "npm_config_registry": "https://r.test/"},
+		User: "root", Home: "/tmp/home-of-test", Node: "/usr/local/bin/node", DpkgLockTimeout: 90 * time.Second}.Render()
+	fake := t.TempDir()
+	if err := os.WriteFile(filepath.Join(fake, "apt-get"), []byte("#!/bin/sh\necho \"apt-get $*\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := p + "PATH=" + fake + ":$PATH\n" + `as_user sh -c 'echo "HOME=$HOME https_proxy=$https_proxy registry=$npm_config_registry fund=$npm_config_fund"'
+apt_install nginx
+`
+	out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"HOME=/tmp/home-of-test https_proxy=http://proxy.test:3128 registry=https://r.test/ fund=false",
+		"apt-get -o DPkg::Lock::Timeout=90 -q -y --no-install-recommends",
+		"install nginx",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

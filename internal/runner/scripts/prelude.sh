@@ -1,0 +1,46 @@
+# Prelude: every step script starts with these lines (packer-plugin-node).
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+export LC_ALL=C
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+{{- range .Exports}}
+export {{.}}
+{{- end}}
+{{- if .CABundle}}
+# Node.js trusts only its own CA list unless told otherwise: give it the
+# system store once ca-certificates has written it.
+if [ -r {{q .CABundle}} ]; then export NODE_EXTRA_CA_CERTS={{q .CABundle}}; fi
+{{- end}}
+instance_user={{q .User}}
+instance_home={{q .Home}}
+node_bin={{q .Node}}
+dpkg_lock_timeout={{.LockSeconds}}
+
+# apt_get ARGS...: apt-get that waits up to dpkg_lock_timeout seconds for the
+# dpkg lock (cloud-init and unattended-upgrades hold it at first boot).
+apt_get() {
+  apt-get -o DPkg::Lock::Timeout="$dpkg_lock_timeout" -q "$@"
+}
+
+# apt_install PACKAGE...: installs without recommends, keeping the config
+# files the image already has.
+apt_install() {
+  apt_get -y --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install "$@"
+}
+
+# as_user COMMAND...: runs COMMAND as the instance user with its HOME, the
+# build's proxies, Node's CA bundle and npm's settings: the registry, and an
+# npmrc when the step sets npm_config_userconfig.
+as_user() {
+  runuser -u "$instance_user" -- env HOME="$instance_home" PATH="$PATH" \
+    ${http_proxy:+http_proxy="$http_proxy"} ${HTTP_PROXY:+HTTP_PROXY="$HTTP_PROXY"} \
+    ${https_proxy:+https_proxy="$https_proxy"} ${HTTPS_PROXY:+HTTPS_PROXY="$HTTPS_PROXY"} \
+    ${no_proxy:+no_proxy="$no_proxy"} ${NO_PROXY:+NO_PROXY="$NO_PROXY"} \
+    ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"} \
+    ${npm_config_registry:+npm_config_registry="$npm_config_registry"} \
+    ${npm_config_userconfig:+npm_config_userconfig="$npm_config_userconfig"} \
+    npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false \
+    "$@"
+}
+# End of the prelude.
