@@ -1,14 +1,14 @@
 // Package apt holds the steps that drive Debian's package manager: waiting
 // for the dpkg lock, refreshing the package lists and installing packages.
-// Every apt-get call also waits for the lock itself (DPkg::Lock::Timeout),
-// because cloud images run unattended upgrades and cloud-init at first boot.
+// Every apt-get call also waits for the lock itself (the prelude's apt_get
+// passes DPkg::Lock::Timeout), because cloud images run unattended upgrades
+// and cloud-init at first boot.
 package apt
 
 import (
 	"embed"
 	"fmt"
 	"regexp"
-	"time"
 
 	"github.com/nodebake/packer-plugin-node/internal/plan"
 	"github.com/nodebake/packer-plugin-node/internal/shell"
@@ -30,41 +30,38 @@ func ValidPackage(name string) error {
 	return nil
 }
 
-type lockData struct{ Seconds int }
-
-func seconds(d time.Duration) int { return int(d.Round(time.Second) / time.Second) }
-
-// WaitForLock waits up to timeout for whoever holds the dpkg lock (cloud-init,
-// unattended-upgrades, apt-daily) to let go, instead of failing.
-func WaitForLock(timeout time.Duration) plan.Step {
+// WaitForLock waits up to the prelude's dpkg_lock_timeout for whoever
+// holds the dpkg lock (cloud-init, unattended-upgrades, apt-daily) to let
+// go, instead of failing.
+func WaitForLock() plan.Step {
 	return plan.Step{
 		Name:   "wait for the dpkg lock",
-		Script: shell.MustRender(scripts, "scripts/wait-lock.sh", lockData{seconds(timeout)}),
+		Script: shell.MustRender(scripts, "scripts/wait-lock.sh", nil),
 	}
 }
 
 // Update refreshes the package lists.
-func Update(timeout time.Duration) plan.Step {
+func Update() plan.Step {
 	return plan.Step{
 		Name:   "apt-get update",
-		Script: shell.MustRender(scripts, "scripts/update.sh", lockData{seconds(timeout)}),
+		Script: shell.MustRender(scripts, "scripts/update.sh", nil),
 	}
 }
 
-// Install installs packages that are missing; installed ones are left alone,
-// so a rerun changes nothing. Names must have passed ValidPackage.
-func Install(name string, packages []string, timeout time.Duration) plan.Step {
+// Install installs packages that are missing, through the prelude's
+// apt_install; installed ones are left alone, so a rerun changes nothing.
+// Names must have passed ValidPackage.
+func Install(name string, packages []string) plan.Step {
 	return plan.Step{
 		Name: name,
 		Script: shell.MustRender(scripts, "scripts/install.sh", struct {
-			Seconds  int
 			Packages []string
-		}{seconds(timeout), packages}),
+		}{packages}),
 	}
 }
 
 // Clean empties apt's cache of downloaded packages: they are not needed
 // once installed, and an image should not carry them.
 func Clean() plan.Step {
-	return plan.Step{Name: "clean apt's package cache", Script: "apt-get clean\ndu -sh /var/cache/apt\n"}
+	return plan.Step{Name: "clean apt's package cache", Script: "apt_get clean\ndu -sh /var/cache/apt\n"}
 }

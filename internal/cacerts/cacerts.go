@@ -5,11 +5,16 @@
 package cacerts
 
 import (
+	"embed"
 	"fmt"
 	"path"
 
 	"github.com/nodebake/packer-plugin-node/internal/plan"
+	"github.com/nodebake/packer-plugin-node/internal/shell"
 )
+
+//go:embed scripts/*.sh
+var scripts embed.FS
 
 // Dir holds the installed certificates.
 const Dir = "/usr/local/share/ca-certificates/node-primal"
@@ -30,28 +35,9 @@ func Install(certs []Cert) plan.Step {
 	for _, c := range certs {
 		s.Files = append(s.Files, plan.File{Path: path.Join(Dir, c.Name), Mode: 0o644, Content: c.Content})
 	}
-	s.Script = `keep=" ` + names(certs) + ` "
-for f in ` + Dir + `/*.crt; do
-  case "$keep" in *" ${f##*/} "*) ;; *) rm -f "$f" ;; esac
-done
-update-ca-certificates
-# Node.js reads only its own CA list unless told; pam_env applies this to
-# every login session. Rewritten, never appended twice.
-touch /etc/environment
-grep -v '^NODE_EXTRA_CA_CERTS=' /etc/environment > /etc/environment.node-primal-tmp || true
-echo 'NODE_EXTRA_CA_CERTS=` + Bundle + `' >> /etc/environment.node-primal-tmp
-mv -f /etc/environment.node-primal-tmp /etc/environment
-`
-	return s
-}
-
-func names(certs []Cert) string {
-	s := ""
-	for i, c := range certs {
-		if i > 0 {
-			s += " "
-		}
-		s += c.Name
-	}
+	s.Script = shell.MustRender(scripts, "scripts/install.sh", struct {
+		Certs       []Cert
+		Dir, Bundle string
+	}{certs, Dir, Bundle})
 	return s
 }

@@ -1,6 +1,5 @@
 // Package nginx holds the steps that install nginx and prepare it to run as
-// the instance user (the seed's layout: nginx workers run as that user and
-// write its logs).
+// the instance user (nginx workers run as that user and write its logs).
 package nginx
 
 import (
@@ -17,7 +16,7 @@ var scripts embed.FS
 const LogDir = "/var/log/nginx"
 
 // EnableAtBoot enables nginx at boot and starts it now, with systemd when it
-// is PID 1 and with the sysvinit links otherwise (the seed's update-rc.d).
+// is PID 1 and with the sysvinit links (update-rc.d) otherwise.
 func EnableAtBoot() plan.Step {
 	return plan.Step{
 		Name:   "enable nginx at boot",
@@ -27,8 +26,7 @@ func EnableAtBoot() plan.Step {
 
 // OwnLogs makes the log directory, and the logs already in it, belong to
 // user (validated by the caller), keeping the adm group so that log readers
-// keep access. The seed did this so nginx running as the instance user can
-// reopen its logs.
+// keep access, so nginx running as the instance user can reopen its logs.
 func OwnLogs(user string) plan.Step {
 	return plan.Step{
 		Name: "nginx log dir owned by " + user,

@@ -57,6 +57,21 @@ func LoadTemplate(path string) (Template, error) {
 	return Template{name: path, t: t}, nil
 }
 
+// sample fills every field of Site, so Check finds a template that uses a
+// field Site does not have, or a function it lacks, before any machine
+// exists.
+var sample = Site{
+	Name: "app-production", User: "app", Workers: "auto", ServerNames: []string{"_"},
+	StaticRoot: "/srv/app/public", AppPort: 3000, NginxPort: 8080, PublicPort: 80,
+}
+
+// Check renders the template with sample data: a reference to a field or
+// function that does not exist fails here, at Prepare time.
+func (t Template) Check() error {
+	_, err := t.Render(sample)
+	return err
+}
+
 // Render fills the template with s.
 func (t Template) Render(s Site) ([]byte, error) {
 	var b bytes.Buffer
@@ -68,9 +83,9 @@ func (t Template) Render(s Site) ([]byte, error) {
 
 // Paths of the files Configure manages.
 const (
-	MainConf   = "/etc/nginx/nginx.conf"
-	SitesAvail = "/etc/nginx/sites-available"
-	SitesOn    = "/etc/nginx/sites-enabled"
+	MainConf       = "/etc/nginx/nginx.conf"
+	SitesAvailable = "/etc/nginx/sites-available"
+	SitesEnabled   = "/etc/nginx/sites-enabled"
 )
 
 // Configure installs nginx.conf and the app's site, removes the default
@@ -82,10 +97,10 @@ func Configure(name string, mainConf, site []byte) plan.Step {
 		Name: "configure nginx for " + name,
 		Files: []plan.File{
 			{Path: MainConf + ".node-new", Mode: 0o644, Content: mainConf},
-			{Path: SitesAvail + "/" + name + ".conf.node-new", Mode: 0o644, Content: site},
+			{Path: SitesAvailable + "/" + name + ".conf.node-new", Mode: 0o644, Content: site},
 		},
-		Script: shell.MustRender(scripts, "scripts/configure.sh", struct{ Name, Main, Avail, On string }{
-			name, MainConf, SitesAvail, SitesOn,
+		Script: shell.MustRender(scripts, "scripts/configure.sh", struct{ Name, Main, Available, Enabled string }{
+			name, MainConf, SitesAvailable, SitesEnabled,
 		}),
 	}
 }

@@ -1,11 +1,11 @@
 // Package nodejs holds the ways node-primal installs Node.js, each leaving
 // node, npm and npx at absolute paths in /usr/local/bin, so they work for
 // every user, in non-interactive shells and in services, with no profile
-// sourcing (the seed had to source nvm in every script):
+// sourcing (a per-user nvm must be sourced in every script):
 //
 //   - tarball: the official binary release from a mirror in nodejs.org's
 //     dist layout, verified against the mirror's SHASUMS256.txt;
-//   - nvm: the seed's way, installed system-wide;
+//   - nvm: installed system-wide;
 //   - distro: Debian's nodejs and npm packages.
 package nodejs
 
@@ -27,6 +27,13 @@ var Installers = []string{"tarball", "nvm", "distro"}
 
 // InstallRoot holds the unpacked releases; /usr/local/bin links into it.
 const InstallRoot = "/usr/local/lib/nodejs"
+
+// BinDir is where every installer links node, npm and npx.
+const BinDir = "/usr/local/bin"
+
+// Bin is node's absolute path on the image, whatever the installer: what
+// services run and what steps call.
+const Bin = BinDir + "/node"
 
 // NvmDir is where the nvm installer puts nvm, system-wide.
 const NvmDir = "/usr/local/nvm"
@@ -80,8 +87,8 @@ func InstallTarball(t Tarball) plan.Step {
 		Name: fmt.Sprintf("install Node.js v%s (%s, from %s)", t.Version, t.Platform, t.Mirror),
 		Script: shell.MustRender(scripts, "scripts/tarball.sh", struct {
 			Tarball
-			Dir, URL string
-		}{t, fmt.Sprintf("%s/node-v%s-%s", InstallRoot, t.Version, t.Platform), t.URL()}),
+			Dir, URL, Root, BinDir string
+		}{t, fmt.Sprintf("%s/node-v%s-%s", InstallRoot, t.Version, t.Platform), t.URL(), InstallRoot, BinDir}),
 	}
 }
 
@@ -97,8 +104,8 @@ func InstallNvm(nvmVersion, installURL, spec, mirror string) plan.Step {
 	return plan.Step{
 		Name: fmt.Sprintf("install nvm %s and Node.js %s", nvmVersion, spec),
 		Script: shell.MustRender(scripts, "scripts/nvm.sh", struct {
-			NvmVersion, InstallURL, Spec, Mirror, Dir string
-		}{nvmVersion, installURL, nvmSpec, mirror, NvmDir}),
+			NvmVersion, InstallURL, Spec, Mirror, Dir, BinDir string
+		}{nvmVersion, installURL, nvmSpec, mirror, NvmDir, BinDir}),
 	}
 }
 
@@ -113,6 +120,6 @@ func NvmInstallURL(version string) string {
 func LinkDistro() plan.Step {
 	return plan.Step{
 		Name:   "link Node.js into /usr/local/bin",
-		Script: shell.MustRender(scripts, "scripts/distro-link.sh", nil),
+		Script: shell.MustRender(scripts, "scripts/distro-link.sh", struct{ BinDir string }{BinDir}),
 	}
 }

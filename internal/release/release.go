@@ -1,7 +1,7 @@
 // Package release puts a new version of the app on the machine: unpacked
 // from one streamed archive into a fresh release directory, given its
 // secrets and dependencies, then switched into place atomically as
-// ~/app/server (the seed's layout). A rerun makes a new release and removes
+// ~/app/server. A rerun makes a new release and removes
 // the old ones, so nothing of a previous attempt lingers.
 package release
 
@@ -11,6 +11,7 @@ import (
 	"path"
 
 	"github.com/nodebake/packer-plugin-node/internal/plan"
+	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/shell"
 )
 
@@ -35,8 +36,9 @@ type data struct {
 	Layout
 	Current, Incoming, EnvIncoming string
 	HasEnv                         bool
-	Precache, LockSHA, Lockfile    string
-	Registry                       string
+	// For Dependencies.
+	Precache, Verdict string
+	Hit, HasLockfile  bool
 }
 
 func (l Layout) data() data {
@@ -60,16 +62,20 @@ func Unpack(l Layout, describe string, open func() io.ReadCloser, envJSON []byte
 	return s
 }
 
-// Dependencies gives the release its node_modules: copied from the
-// precache, with no registry request, when the app's lockfile has the
-// SHA-256 the precache's manifest records (and node is the same); otherwise
-// installed by npm with the npm cache warm from the base image, so only
-// what changed is fetched. The UI says which happened.
-func Dependencies(l Layout, precacheDir, lockfile, lockSHA, registry string) plan.Step {
+// Dependencies gives the release its node_modules, as the precache
+// verdict says: on a hit, copied from the precache in precacheDir, with no
+// registry request; on a miss, installed by npm (npm ci with a lockfile)
+// with the npm cache warm from the base image, so only what changed is
+// fetched. The step's name and output say which, and why.
+func Dependencies(l Layout, precacheDir string, v precache.Verdict, hasLockfile bool) plan.Step {
 	d := l.data()
-	d.Precache, d.Lockfile, d.LockSHA, d.Registry = precacheDir, lockfile, lockSHA, registry
+	d.Precache, d.Verdict, d.Hit, d.HasLockfile = precacheDir, "precache "+v.String(), v.Hit, hasLockfile
+	name := "install the app's dependencies with npm (precache miss)"
+	if v.Hit {
+		name = "copy the app's dependencies from the precache (precache hit)"
+	}
 	return plan.Step{
-		Name:   "install the app's dependencies",
+		Name:   name,
 		Script: shell.MustRender(scripts, "scripts/dependencies.sh", d),
 	}
 }

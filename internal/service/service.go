@@ -1,5 +1,6 @@
 // Package service runs the app at boot: a hardened systemd unit, or a
-// sysvinit script for images without systemd (the seed's init.d service),
+// sysvinit script for images without systemd (the original recipe's init.d
+// service),
 // and the health gate that must pass before the image is frozen.
 package service
 
@@ -18,6 +19,22 @@ var files embed.FS
 
 // Managers are the values service_manager accepts.
 var Managers = []string{"auto", "systemd", "sysvinit"}
+
+// Resolve turns manager into the one that will run the app: "auto" is
+// systemd when systemd is PID 1 on the machine, sysvinit otherwise.
+func Resolve(manager string, systemd bool) string {
+	if manager != "auto" {
+		return manager
+	}
+	if systemd {
+		return "systemd"
+	}
+	return "sysvinit"
+}
+
+// UnitPath and InitScriptPath are where the service of name is defined.
+func UnitPath(name string) string       { return "/etc/systemd/system/" + name + ".service" }
+func InitScriptPath(name string) string { return "/etc/init.d/" + name }
 
 // App is what the service runs. Every field is validated by the caller to a
 // grammar that needs no quoting in a unit file or an init script.
@@ -40,16 +57,18 @@ func render(name string, a App) []byte {
 	return b.Bytes()
 }
 
-// Install writes the unit (or init script), enables it at boot and
-// (re)starts it, so a rerun picks up the new release. With manager "auto"
-// the choice is made on the machine: systemd when it is PID 1.
+// Install writes the unit (manager "systemd") or the init script
+// ("sysvinit", see Resolve), removes the other kind an earlier build may
+// have left, enables the service at boot and (re)starts it, so a rerun
+// picks up the new release.
 func Install(manager string, a App) plan.Step {
+	f := plan.File{Path: UnitPath(a.Name), Mode: 0o644, Content: render("unit.service.tmpl", a)}
+	if manager == "sysvinit" {
+		f = plan.File{Path: InitScriptPath(a.Name), Mode: 0o755, Content: render("initd.sh.tmpl", a)}
+	}
 	return plan.Step{
-		Name: "install and start the " + a.Name + " service (" + manager + ")",
-		Files: []plan.File{
-			{Path: "/etc/systemd/system/" + a.Name + ".service", Mode: 0o644, Content: render("unit.service.tmpl", a)},
-			{Path: "/etc/init.d/" + a.Name, Mode: 0o755, Content: render("initd.sh.tmpl", a)},
-		},
+		Name:  "install and start the " + a.Name + " service (" + manager + ")",
+		Files: []plan.File{f},
 		Script: shell.MustRender(files, "scripts/install.sh", struct {
 			Manager, Name string
 		}{manager, a.Name}),

@@ -1,6 +1,6 @@
 // Package sysctl persists kernel settings the way Debian expects: one file
 // under /etc/sysctl.d/ that systemd-sysctl applies at every boot, applied
-// now with "sysctl -p FILE". (The seed's "sysctl -w" was lost at reboot, and
+// now with "sysctl -p FILE". ("sysctl -w" alone is lost at reboot, and
 // "sysctl --system" fails on hosts where some keys are read-only.)
 package sysctl
 

@@ -12,5 +12,4 @@ fi
 echo "installing:$missing"
 # $missing holds names validated to Debian's package-name grammar: no
 # spaces or shell characters, so splitting it on spaces is exact.
-apt-get -o DPkg::Lock::Timeout={{.Seconds}} -q -y --no-install-recommends \
-  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install $missing
+apt_install $missing

@@ -1,1 +1,1 @@
-apt-get -o DPkg::Lock::Timeout={{.Seconds}} -q update
+apt_get update

@@ -13,15 +13,15 @@ held() {
   done
   return 1
 }
-deadline=$(( $(date +%s) + {{.Seconds}} ))
+deadline=$(( $(date +%s) + dpkg_lock_timeout ))
 said=
 while f=$(held); do
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "the dpkg lock ($f) is still held after {{.Seconds}}s; giving up" >&2
+    echo "the dpkg lock ($f) is still held after ${dpkg_lock_timeout}s; giving up" >&2
     exit 1
   fi
   if [ -z "$said" ]; then
-    echo "waiting for the dpkg lock ($f), up to {{.Seconds}}s"
+    echo "waiting for the dpkg lock ($f), up to ${dpkg_lock_timeout}s"
     said=1
   fi
   sleep 2

@@ -1,6 +1,6 @@
 for cmd in node npm npx; do
   if [ -x "/usr/bin/$cmd" ]; then
-    ln -sfn "/usr/bin/$cmd" "/usr/local/bin/$cmd"
+    ln -sfn "/usr/bin/$cmd" {{q .BinDir}}"/$cmd"
   fi
 done
-echo "node $(/usr/local/bin/node --version), npm $(/usr/local/bin/npm --version)"
+echo "node $("$node_bin" --version), npm $({{q .BinDir}}/npm --version)"

@@ -1,5 +1,5 @@
 # System-wide nvm: NVM_DIR outside any home, so services and every user can
-# use the node it installs through the links in /usr/local/bin.
+# use the node it installs through the links in {{.BinDir}}.
 export NVM_DIR={{q .Dir}}
 export NVM_NODEJS_ORG_MIRROR={{q .Mirror}}
 # nvm.sh reads unset variables; it cannot run under set -u.
@@ -16,7 +16,7 @@ nvm alias default {{q .Spec}}
 bin=$(dirname "$(nvm which default)")
 for cmd in node npm npx corepack; do
   if [ -e "$bin/$cmd" ]; then
-    ln -sfn "$bin/$cmd" "/usr/local/bin/$cmd"
+    ln -sfn "$bin/$cmd" {{q .BinDir}}"/$cmd"
   fi
 done
-echo "node $(/usr/local/bin/node --version), npm $(/usr/local/bin/npm --version)"
+echo "node $("$node_bin" --version), npm $({{q .BinDir}}/npm --version)"

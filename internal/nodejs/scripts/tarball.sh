@@ -20,10 +20,10 @@ else
   rm -rf "$dir"
   mv {{q .Dir}}.partial "$dir"
 fi
-ln -sfn "$dir" /usr/local/lib/nodejs/current
+ln -sfn "$dir" {{q .Root}}/current
 for cmd in node npm npx corepack; do
   if [ -e "$dir/bin/$cmd" ]; then
-    ln -sfn "/usr/local/lib/nodejs/current/bin/$cmd" "/usr/local/bin/$cmd"
+    ln -sfn {{q .Root}}"/current/bin/$cmd" {{q .BinDir}}"/$cmd"
   fi
 done
-echo "node $(/usr/local/bin/node --version), npm $(/usr/local/bin/npm --version)"
+echo "node $("$node_bin" --version), npm $({{q .BinDir}}/npm --version)"

@@ -1,7 +1,7 @@
 app={{q .AppDir}}
 rel=$(cat {{q .Incoming}})
 current={{q .Current}}
-# A directory left by the seed's layout (or by hand) gives way to the link.
+# A plain directory there (an app copied by hand) gives way to the link.
 if [ -d "$current" ] && [ ! -L "$current" ]; then rm -rf "$current"; fi
 ln -sfn "$rel" "$current.new"
 chown -h {{q .User}}:{{q .Group}} "$current.new"

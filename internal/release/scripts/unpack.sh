@@ -4,7 +4,7 @@ rel=$(mktemp -d "$app/releases/$(date -u +%Y%m%dT%H%M%SZ).XXXXXX")
 chown {{q .User}}:{{q .Group}} "$rel"
 chmod 0755 "$rel"
 # The archive arrives on stdin, streamed; the user unpacks it, so it owns every file.
-runuser -u {{q .User}} -- tar -xzf - -C "$rel" --no-same-owner
+as_user tar -xzf - -C "$rel" --no-same-owner
 echo "unpacked $(find "$rel" -type f | wc -l) files into $rel"
 {{- if .HasEnv}}
 # Secrets: uploaded 0600 to the user, moved (never copied) into the release.

@@ -1,0 +1,105 @@
+package nginx
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nodebake/packer-plugin-node/internal/golden"
+	"github.com/nodebake/packer-plugin-node/internal/plan"
+)
+
+var site = Site{
+	Name: "ponyfoo-production", User: "admin", Workers: "2",
+	ServerNames: []string{"ponyfoo.com", "www.ponyfoo.com"},
+	StaticRoot:  "/home/admin/app/server/public", AppPort: 3000, NginxPort: 8080, PublicPort: 80,
+}
+
+// render fills the embedded template name with site.
+func render(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := DefaultTemplate(name).Render(site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestStepsGolden renders every step of the package; regenerate with
+// go test ./internal/nginx -update.
+func TestStepsGolden(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		step plan.Step
+	}{
+		{"enable", EnableAtBoot()},
+		{"own-logs", OwnLogs("admin")},
+		{"configure", Configure(site.Name, render(t, "nginx.conf"), render(t, "site.conf"))},
+	} {
+		t.Run(c.name, func(t *testing.T) { golden.Steps(t, c.name, c.step) })
+	}
+}
+
+// TestConfigureStagesNextToTarget checks that the files land where the
+// script moves them from, so nginx -t judges the new files.
+func TestConfigureStagesNextToTarget(t *testing.T) {
+	s := Configure(site.Name, []byte("main"), []byte("site"))
+	want := []string{MainConf + ".node-new", SitesAvailable + "/ponyfoo-production.conf.node-new"}
+	if len(s.Files) != len(want) {
+		t.Fatalf("%d files uploaded; want %d", len(s.Files), len(want))
+	}
+	for i, f := range s.Files {
+		if f.Path != want[i] {
+			t.Errorf("file %d at %s; want %s", i, f.Path, want[i])
+		}
+	}
+	if !strings.Contains(s.Script, `mv -f "$main.node-new" "$main"`) || !strings.Contains(s.Script, `mv -f "$site.node-new" "$site"`) {
+		t.Errorf("the script does not move the staged files into place")
+	}
+}
+
+// TestTemplatesGolden renders the embedded templates with a site of two
+// server names.
+func TestTemplatesGolden(t *testing.T) {
+	for _, name := range []string{"nginx.conf", "site.conf"} {
+		t.Run(name, func(t *testing.T) {
+			if err := DefaultTemplate(name).Check(); err != nil {
+				t.Errorf("Check: %v", err)
+			}
+			golden.Check(t, name, string(render(t, name)))
+		})
+	}
+}
+
+// TestTemplateCheck loads users' overrides: a field or a function Site does
+// not have is refused, naming it, before any machine exists.
+func TestTemplateCheck(t *testing.T) {
+	for _, c := range []struct {
+		name, text, err string // err "" means accepted
+	}{
+		{"good.conf", "server { listen {{.NginxPort}}; server_name {{join .ServerNames \" \"}}; }\n", ""},
+		{"field.conf", "server { listen {{.NoSuchField}}; }\n", "NoSuchField"},
+		{"nested.conf", "{{range .ServerNames}}{{.Host}}{{end}}\n", "Host"},
+		{"func.conf", "user {{upper .User}};\n", "upper"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), c.name)
+			if err := os.WriteFile(path, []byte(c.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tpl, err := LoadTemplate(path)
+			if err == nil {
+				err = tpl.Check()
+			}
+			switch {
+			case c.err == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case c.err != "" && err == nil:
+				t.Errorf("accepted; want an error naming %s", c.err)
+			case c.err != "" && !strings.Contains(err.Error(), c.err):
+				t.Errorf("error %q does not name %s", err, c.err)
+			}
+		})
+	}
+}

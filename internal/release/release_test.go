@@ -1,0 +1,109 @@
+package release
+
+import (
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/nodebake/packer-plugin-node/internal/golden"
+	"github.com/nodebake/packer-plugin-node/internal/precache"
+	"github.com/nodebake/packer-plugin-node/internal/shell"
+)
+
+var layout = Layout{User: "admin", Group: "admin", AppDir: "/home/admin/app"}
+
+const precacheDir = "/home/admin/app/precache"
+
+func noArchive() io.ReadCloser { return io.NopCloser(strings.NewReader("")) }
+
+// TestUnpackGolden renders the unpack with and without an env file; the
+// env file is a secret: uploaded 0600 to the user, and never rendered.
+// Regenerate with go test ./internal/release -update.
+func TestUnpackGolden(t *testing.T) {
+	const secret = `{"DB_PASSWORD":"hunter2-s3cret"}`
+	for _, c := range []struct {
+		name string
+		env  []byte
+	}{
+		{"unpack", nil},
+		{"unpack-env", []byte(secret)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := Unpack(layout, "tar.gz of ./app, 3 files", noArchive, c.env)
+			golden.Steps(t, c.name, s)
+			if s.Stdin == nil || s.Stdin.Describe != "tar.gz of ./app, 3 files" {
+				t.Errorf("the archive is not streamed on stdin: %+v", s.Stdin)
+			}
+			if c.env == nil {
+				if len(s.Files) != 0 || strings.Contains(s.Script, ".env.json") {
+					t.Errorf("no env file given, yet the step handles one")
+				}
+				return
+			}
+			if len(s.Files) != 1 {
+				t.Fatalf("%d files uploaded; want the env file only", len(s.Files))
+			}
+			f := s.Files[0]
+			if !f.Sensitive || f.Mode != 0o600 || f.Owner != "admin" || f.Path != "/home/admin/app/.env.json.incoming" {
+				t.Errorf("env file %s mode %04o owner %s sensitive %v; want /home/admin/app/.env.json.incoming 0600 admin sensitive",
+					f.Path, f.Mode, f.Owner, f.Sensitive)
+			}
+			if r := s.Render(1); strings.Contains(r, "hunter2") || strings.Contains(r, "DB_PASSWORD") {
+				t.Errorf("the rendered step shows the env file's content:\n%s", r)
+			}
+		})
+	}
+}
+
+// verdicts are real precache.Check verdicts: the image precached spec.
+func verdicts(t *testing.T) (hit, miss, missNoLock precache.Verdict) {
+	spec := precache.Spec{
+		Dir: precacheDir, PackageJSON: []byte(`{"name":"app"}`),
+		LockfileName: "package-lock.json", Lockfile: []byte(`{"lockfileVersion":3}`),
+	}
+	state := precache.State{
+		Manifest:    &precache.Manifest{Format: 1, NodeVersion: "v22.12.0", Precache: spec.Contents()},
+		NodeModules: true, NodeVersion: "v22.12.0",
+	}
+	changed := spec
+	changed.Lockfile = []byte(`{"lockfileVersion":3,"packages":{}}`)
+	noLock := spec
+	noLock.LockfileName, noLock.Lockfile = "", nil
+	hit, miss, missNoLock = precache.Check(state, spec.Want()), precache.Check(state, changed.Want()), precache.Check(state, noLock.Want())
+	if !hit.Hit || miss.Hit || missNoLock.Hit {
+		t.Fatalf("verdicts: %v / %v / %v; want hit / miss / miss", hit, miss, missNoLock)
+	}
+	return hit, miss, missNoLock
+}
+
+func TestDependenciesGolden(t *testing.T) {
+	hit, miss, missNoLock := verdicts(t)
+	for _, c := range []struct {
+		name        string
+		v           precache.Verdict
+		hasLockfile bool
+		want, not   string
+	}{
+		{"dependencies-hit", hit, true, "cp -a " + precacheDir + "/node_modules", "npm "},
+		{"dependencies-miss", miss, true, "npm ci ", "npm install"},
+		{"dependencies-miss-nolockfile", missNoLock, false, "npm install ", "npm ci"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := Dependencies(layout, precacheDir, c.v, c.hasLockfile)
+			golden.Steps(t, c.name, s)
+			if !strings.Contains(s.Script, c.want) || strings.Contains(s.Script, c.not) {
+				t.Errorf("the script must run %q and not %q", c.want, c.not)
+			}
+			if !strings.Contains(s.Script, "echo "+shell.Quote("precache "+c.v.String())) {
+				t.Errorf("the script does not say the verdict %q", c.v.String())
+			}
+		})
+	}
+}
+
+func TestSwitchGolden(t *testing.T) {
+	golden.Steps(t, "switch", Switch(layout))
+	if got := layout.Current(); got != "/home/admin/app/server" {
+		t.Errorf("Current() = %s; want /home/admin/app/server", got)
+	}
+}

@@ -1,0 +1,85 @@
+package service
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nodebake/packer-plugin-node/internal/golden"
+)
+
+var app = App{
+	Name: "ponyfoo-production", User: "admin", Group: "admin",
+	Dir: "/home/admin/app/server", Node: "/usr/local/bin/node", Entrypoint: "app.js",
+	Env: []string{"NODE_ENV=production", "PORT=3000", "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt"},
+}
+
+// TestInstallGolden renders the service for each manager; regenerate with
+// go test ./internal/service -update. Exactly one file is written, where
+// the manager looks for it, and the init script itself must parse.
+func TestInstallGolden(t *testing.T) {
+	for _, c := range []struct {
+		manager, path string
+		mode          uint32
+		removes       string // the other kind an earlier build may have left
+	}{
+		{"systemd", UnitPath(app.Name), 0o644, "rm -f /etc/init.d/ponyfoo-production\n"},
+		{"sysvinit", InitScriptPath(app.Name), 0o755, "rm -f /etc/systemd/system/ponyfoo-production.service\n"},
+	} {
+		t.Run(c.manager, func(t *testing.T) {
+			s := Install(c.manager, app)
+			golden.Steps(t, "install-"+c.manager, s)
+			if len(s.Files) != 1 {
+				t.Fatalf("%d files uploaded; want exactly 1", len(s.Files))
+			}
+			if f := s.Files[0]; f.Path != c.path || uint32(f.Mode) != c.mode {
+				t.Errorf("file %s mode %04o; want %s mode %04o", f.Path, f.Mode, c.path, c.mode)
+			}
+			if !strings.Contains(s.Script, c.removes) {
+				t.Errorf("the script does not remove the other manager's file (%q)", c.removes)
+			}
+			if c.manager == "sysvinit" {
+				golden.Syntax(t, "init script", string(s.Files[0].Content))
+			}
+		})
+	}
+}
+
+func TestResolve(t *testing.T) {
+	for _, c := range []struct {
+		manager string
+		systemd bool
+		want    string
+	}{
+		{"auto", true, "systemd"},
+		{"auto", false, "sysvinit"},
+		{"systemd", false, "systemd"},
+		{"sysvinit", true, "sysvinit"},
+	} {
+		if got := Resolve(c.manager, c.systemd); got != c.want {
+			t.Errorf("Resolve(%q, %v) = %q; want %q", c.manager, c.systemd, got, c.want)
+		}
+	}
+}
+
+// TestHealthGateGolden covers a plain path and one with a query string
+// (health_path allows ? = & %), and the timeout's rounding to seconds.
+func TestHealthGateGolden(t *testing.T) {
+	for _, c := range []struct {
+		name, url string
+		status    int
+		timeout   time.Duration
+		seconds   string
+	}{
+		{"health", "http://127.0.0.1:80/", 200, 2 * time.Minute, "+ 120 ))"},
+		{"health-query", "http://127.0.0.1:80/healthz?full=1&x=%20", 204, 1500 * time.Millisecond, "+ 2 ))"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := HealthGate(app.Name, c.url, c.status, c.timeout)
+			golden.Steps(t, c.name, s)
+			if !strings.Contains(s.Script, c.seconds) {
+				t.Errorf("the deadline is not %q", c.seconds)
+			}
+		})
+	}
+}
