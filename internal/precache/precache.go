@@ -1,7 +1,7 @@
 // Package precache installs an app's production dependencies on the base
-// image, before the app itself exists (the seed's "precaching server
-// dependencies"), and records what it installed in a manifest, so the app
-// image's build can reuse them when the lockfile has not changed.
+// image before the app itself exists, and owns the manifest that records
+// what was installed (manifest.go), so the app image's build can use them
+// as they are when its inputs have not changed.
 package precache
 
 import (
@@ -21,9 +21,6 @@ import (
 
 //go:embed scripts/*.sh
 var scripts embed.FS
-
-// ManifestName is the manifest's file name inside the precache directory.
-const ManifestName = "manifest.json"
 
 // TokenFile is where the npm token lives while the install runs: /run is a
 // tmpfs, so the token is never written to the image's disk.
@@ -56,15 +53,29 @@ func ValidRegistry(r string) error {
 
 // Spec is what to precache and how.
 type Spec struct {
-	User, Home    string
-	Dir           string // absolute precache directory
-	PackageJSON   []byte
-	LockfileName  string // "" when there is no lockfile
-	Lockfile      []byte
-	Registry      string // "" keeps npm's default
-	Token         string // sensitive
-	KeepToken     bool   // install the token in the user's ~/.npmrc for later builds
-	PluginVersion string
+	User, Home   string
+	Dir          string // absolute precache directory
+	PackageJSON  []byte
+	LockfileName string // "" when there is no lockfile
+	Lockfile     []byte
+	Registry     string // "" keeps npm's default
+	Token        string // sensitive
+	KeepToken    bool   // install the token in the user's ~/.npmrc for later builds
+}
+
+// Want is what the precache of s must match to be current.
+func (s Spec) Want() Want {
+	w := Want{Dir: s.Dir, PackageJSONSHA256: SHA256(s.PackageJSON)}
+	if s.LockfileName != "" {
+		w.Lockfile, w.LockfileSHA256 = s.LockfileName, SHA256(s.Lockfile)
+	}
+	return w
+}
+
+// Contents is what the manifest records of a precache made from s.
+func (s Spec) Contents() *Contents {
+	w := s.Want()
+	return &Contents{Dir: w.Dir, Lockfile: w.Lockfile, LockfileSHA256: w.LockfileSHA256, PackageJSONSHA256: w.PackageJSONSHA256}
 }
 
 // SHA256 is the hex SHA-256 of b.
@@ -73,17 +84,16 @@ func SHA256(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// Install uploads package.json and the lockfile into the precache directory,
-// installs production dependencies as the instance user, and writes the
-// manifest. When the manifest already matches (same lockfile, same node),
-// a rerun changes nothing.
-func Install(s Spec) plan.Step {
-	st := plan.Step{Name: "precache production dependencies in " + s.Dir}
+// Install uploads package.json and the lockfile into the precache
+// directory and installs production dependencies as the instance user,
+// from scratch: the plan has it only when Check found the precache out of
+// date. The manifest is removed first, so a failed install never leaves
+// one that claims the precache is current.
+func Install(s Spec, reason string) plan.Step {
+	st := plan.Step{Name: "precache production dependencies in " + s.Dir + " (" + reason + ")"}
 	st.Files = append(st.Files, plan.File{Path: path.Join(s.Dir, "package.json"), Mode: 0o644, Owner: s.User, Content: s.PackageJSON})
-	lockSHA := ""
 	if s.LockfileName != "" {
 		st.Files = append(st.Files, plan.File{Path: path.Join(s.Dir, s.LockfileName), Mode: 0o644, Owner: s.User, Content: s.Lockfile})
-		lockSHA = SHA256(s.Lockfile)
 	}
 	npmrc := ""
 	if s.Token != "" {
@@ -95,9 +105,10 @@ func Install(s Spec) plan.Step {
 	}
 	st.Script = shell.MustRender(scripts, "scripts/install.sh", struct {
 		Spec
-		LockSHA, PackageSHA, Npmrc, Manifest string
-		KeepNpmrc                            bool
-	}{s, lockSHA, SHA256(s.PackageJSON), npmrc, ManifestName, s.KeepToken || s.Token == ""})
+		Npmrc, Manifest string
+		// RemoveTokenFile: the token lives on a tmpfs for this step only.
+		RemoveTokenFile bool
+	}{s, npmrc, ManifestPath, s.Token != "" && !s.KeepToken})
 	return st
 }
 

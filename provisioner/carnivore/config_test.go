@@ -1,14 +1,18 @@
 package carnivore
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nodebake/packer-plugin-node/internal/core"
+	"github.com/nodebake/packer-plugin-node/internal/golden"
+	"github.com/nodebake/packer-plugin-node/internal/precache"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+// goldenFacts stand for what Provision reads from a primal image.
+var goldenFacts = core.Facts{User: "admin", Group: "admin", Home: "/home/admin", Machine: "x86_64", Systemd: true}
 
 // app is the repository's example app.
 var app = filepath.Join("..", "..", "example", "app")
@@ -33,8 +37,8 @@ func TestPrepareDefaults(t *testing.T) {
 		c.HealthPath != "/" || c.HealthStatus != 200 || c.HealthTimeout.String() != "1m0s" {
 		t.Errorf("defaults = %+v", c)
 	}
-	if c.lockfileName != "package-lock.json" || len(c.lockfileSHA) != 64 {
-		t.Errorf("lockfile = %q %q; want the example app's", c.lockfileName, c.lockfileSHA)
+	if c.deps.Lockfile != "package-lock.json" || len(c.deps.LockfileSHA256) != 64 || len(c.deps.PackageJSONSHA256) != 64 {
+		t.Errorf("dependencies = %+v; want the example app's package.json and lockfile", c.deps)
 	}
 	if c.serviceName() != "example-production" {
 		t.Errorf("service name = %q", c.serviceName())
@@ -102,32 +106,51 @@ func TestEnvFileNeverInErrorsOrPlan(t *testing.T) {
 	if err := p.Prepare(base(map[string]interface{}{"env_file": good})); err != nil {
 		t.Fatal(err)
 	}
-	pl, err := p.config.Plan(Facts{User: "admin", Group: "admin", Home: "/home/admin"})
+	pl, err := p.config.Plan(goldenFacts, precache.Verdict{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r := pl.Render(); strings.Contains(r, "s3cret") {
 		t.Errorf("the rendered plan shows the env file:\n%s", r)
 	}
-	if s := strings.Join(p.config.secrets(), ","); !strings.Contains(s, "s3cret-value") || !strings.Contains(s, "other-s3cret") {
+	if s := strings.Join(p.config.Secrets(), ","); !strings.Contains(s, "s3cret-value") || !strings.Contains(s, "other-s3cret") {
 		t.Errorf("secrets = %q; want both values", s)
 	}
 }
 
-// TestPlanGolden compares whole rendered plans with testdata/*.golden.
+// primalManifest is what node-primal records when it precached the
+// example app with the defaults.
+func primalManifest(t *testing.T) *precache.Manifest {
+	t.Helper()
+	var p Provisioner
+	if err := p.Prepare(base(nil)); err != nil {
+		t.Fatal(err)
+	}
+	w := p.config.want(goldenFacts)
+	return &precache.Manifest{
+		Format: 1, InstanceUser: "admin", PublicPort: 80, NginxPort: 8080, NodeVersion: "v22.12.0",
+		Precache: &precache.Contents{Dir: w.Dir, Lockfile: w.Lockfile, LockfileSHA256: w.LockfileSHA256, PackageJSONSHA256: w.PackageJSONSHA256},
+	}
+}
+
+// TestPlanGolden compares whole rendered plans with testdata/*.golden: a
+// precache hit on systemd, and a miss with custom settings on sysvinit.
 // Regenerate with: go test ./provisioner/carnivore -update
 func TestPlanGolden(t *testing.T) {
+	hit := precache.State{Manifest: primalManifest(t), NodeModules: true, NodeVersion: "v22.12.0"}
 	cases := []struct {
-		name string
-		raw  map[string]interface{}
+		name    string
+		raw     map[string]interface{}
+		state   precache.State
+		systemd bool
 	}{
-		{"default", base(nil)},
+		{"default", base(nil), hit, true},
 		{"custom", base(map[string]interface{}{
 			"environment": "staging", "server_name": []string{"example.test", "*.example.test"},
-			"nginx_workers": 0, "app_port": 4000, "service_manager": "sysvinit", "site_conf": "testdata/site.conf",
+			"nginx_workers": 0, "app_port": 4000, "service_manager": "auto", "site_conf": "testdata/site.conf",
 			"env_file": "../../example/env/production.json", "npm_registry": "https://npm.example.test/",
 			"health_path": "/healthz", "health_status": 204, "health_timeout": "2m", "precache_dir": "/srv/precache",
-		})},
+		}), precache.State{NodeVersion: "v22.12.0"}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,23 +158,71 @@ func TestPlanGolden(t *testing.T) {
 			if err := p.Prepare(tc.raw); err != nil {
 				t.Fatal(err)
 			}
-			pl, err := p.config.Plan(Facts{User: "admin", Group: "admin", Home: "/home/admin"})
+			f := goldenFacts
+			f.Systemd = tc.systemd
+			pl, err := p.config.Plan(f, precache.Check(tc.state, p.config.want(f)))
 			if err != nil {
 				t.Fatal(err)
 			}
+			for _, s := range pl.Steps {
+				golden.Syntax(t, s.Name, pl.Prelude+s.Script)
+			}
 			// The archive description names the local source path: make it stable.
-			got := strings.ReplaceAll(pl.Render(), app, "example/app")
-			path := filepath.Join("testdata", "plan-"+tc.name+".golden")
-			if *update {
-				os.WriteFile(path, []byte(got), 0o644)
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("plan differs from %s (run with -update and review the diff):\n%s", path, got)
-			}
+			golden.Check(t, "plan-"+tc.name, strings.ReplaceAll(pl.Render(), app, "example/app"))
 		})
+	}
+}
+
+// TestPrecacheVerdictIgnoresManifestFormatting: the hit/miss decision
+// parses the manifest; the same manifest written with other whitespace
+// (or keys in another order) decides the same.
+func TestPrecacheVerdictIgnoresManifestFormatting(t *testing.T) {
+	var p Provisioner
+	if err := p.Prepare(base(nil)); err != nil {
+		t.Fatal(err)
+	}
+	m := primalManifest(t)
+	compact := `{"precache":{"package_json_sha256":"` + m.Precache.PackageJSONSHA256 + `","lockfile_sha256":"` + m.Precache.LockfileSHA256 +
+		`","lockfile":"package-lock.json","dir":"/home/admin/app/precache"},"node_version":"v22.12.0","nginx_port":8080,"public_port":80,"instance_user":"admin","format":1}`
+	tabs := strings.ReplaceAll(string(m.Marshal()), "  ", "\t")
+	crlf := strings.ReplaceAll(string(m.Marshal()), "\n", "\r\n")
+	for name, text := range map[string]string{"indented": string(m.Marshal()), "compact": compact, "tabs": tabs, "crlf": crlf} {
+		s, err := precache.ParseState("node=v22.12.0\nnpm=10.9.0\nnode_modules=yes\n--- manifest\n" + text)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if v := precache.Check(s, p.config.want(goldenFacts)); !v.Hit {
+			t.Errorf("%s manifest: %s; want a hit", name, v)
+		}
+	}
+}
+
+// TestManifestDisagreementNamesTheField: a build whose ports or user differ
+// from what node-primal recorded fails, naming each setting.
+func TestManifestDisagreementNamesTheField(t *testing.T) {
+	var p Provisioner
+	if err := p.Prepare(base(map[string]interface{}{"nginx_port": 8081, "precache_dir": "/srv/precache"})); err != nil {
+		t.Fatal(err)
+	}
+	m := primalManifest(t)
+	m.PublicPort = 8000
+	f := goldenFacts
+	f.User = "deploy"
+	err := p.config.CheckManifest(m, f, p.config.PrecacheDirFor(f.Home))
+	if err == nil {
+		t.Fatal("no error for a build that disagrees with the image")
+	}
+	for _, want := range []string{
+		`instance_user: node-primal made this image with instance_user = admin`,
+		`public_port: node-primal made this image with public_port = 8000`, "this build has 80",
+		`nginx_port: node-primal made this image with nginx_port = 8080`, "this build has 8081",
+		`precache_dir: node-primal precached the dependencies in /home/admin/app/precache`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q:\n%v", want, err)
+		}
+	}
+	if err := p.config.CheckManifest(primalManifest(t), goldenFacts, "/srv/precache"); err == nil || strings.Contains(err.Error(), "public_port") {
+		t.Errorf("only precache_dir differs, got %v", err)
 	}
 }

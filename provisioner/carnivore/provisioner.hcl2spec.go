@@ -18,6 +18,14 @@ type FlatConfig struct {
 	PackerOnError       *string           `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
 	PackerUserVars      map[string]string `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
 	PackerSensitiveVars []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
+	InstanceUser        *string           `mapstructure:"instance_user" required:"false" cty:"instance_user" hcl:"instance_user"`
+	PublicPort          *int              `mapstructure:"public_port" required:"false" cty:"public_port" hcl:"public_port"`
+	NginxPort           *int              `mapstructure:"nginx_port" required:"false" cty:"nginx_port" hcl:"nginx_port"`
+	PrecacheDir         *string           `mapstructure:"precache_dir" required:"false" cty:"precache_dir" hcl:"precache_dir"`
+	NpmRegistry         *string           `mapstructure:"npm_registry" required:"false" cty:"npm_registry" hcl:"npm_registry"`
+	HTTPProxy           *string           `mapstructure:"http_proxy" required:"false" cty:"http_proxy" hcl:"http_proxy"`
+	HTTPSProxy          *string           `mapstructure:"https_proxy" required:"false" cty:"https_proxy" hcl:"https_proxy"`
+	NoProxy             *string           `mapstructure:"no_proxy" required:"false" cty:"no_proxy" hcl:"no_proxy"`
 	AppName             *string           `mapstructure:"app_name" required:"true" cty:"app_name" hcl:"app_name"`
 	Environment         *string           `mapstructure:"environment" required:"false" cty:"environment" hcl:"environment"`
 	Source              *string           `mapstructure:"source" required:"true" cty:"source" hcl:"source"`
@@ -27,18 +35,10 @@ type FlatConfig struct {
 	StaticRoot          *string           `mapstructure:"static_root" required:"false" cty:"static_root" hcl:"static_root"`
 	ServerName          []string          `mapstructure:"server_name" required:"false" cty:"server_name" hcl:"server_name"`
 	NginxWorkers        *int              `mapstructure:"nginx_workers" required:"false" cty:"nginx_workers" hcl:"nginx_workers"`
-	NginxPort           *int              `mapstructure:"nginx_port" required:"false" cty:"nginx_port" hcl:"nginx_port"`
-	PublicPort          *int              `mapstructure:"public_port" required:"false" cty:"public_port" hcl:"public_port"`
 	NginxConf           *string           `mapstructure:"nginx_conf" required:"false" cty:"nginx_conf" hcl:"nginx_conf"`
 	SiteConf            *string           `mapstructure:"site_conf" required:"false" cty:"site_conf" hcl:"site_conf"`
 	EnvFile             *string           `mapstructure:"env_file" required:"false" cty:"env_file" hcl:"env_file"`
 	ServiceManager      *string           `mapstructure:"service_manager" required:"false" cty:"service_manager" hcl:"service_manager"`
-	InstanceUser        *string           `mapstructure:"instance_user" required:"false" cty:"instance_user" hcl:"instance_user"`
-	PrecacheDir         *string           `mapstructure:"precache_dir" required:"false" cty:"precache_dir" hcl:"precache_dir"`
-	NpmRegistry         *string           `mapstructure:"npm_registry" required:"false" cty:"npm_registry" hcl:"npm_registry"`
-	HTTPProxy           *string           `mapstructure:"http_proxy" required:"false" cty:"http_proxy" hcl:"http_proxy"`
-	HTTPSProxy          *string           `mapstructure:"https_proxy" required:"false" cty:"https_proxy" hcl:"https_proxy"`
-	NoProxy             *string           `mapstructure:"no_proxy" required:"false" cty:"no_proxy" hcl:"no_proxy"`
 	HealthPath          *string           `mapstructure:"health_path" required:"false" cty:"health_path" hcl:"health_path"`
 	HealthStatus        *int              `mapstructure:"health_status" required:"false" cty:"health_status" hcl:"health_status"`
 	HealthTimeout       *string           `mapstructure:"health_timeout" required:"false" cty:"health_timeout" hcl:"health_timeout"`
@@ -64,6 +64,14 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"packer_on_error":            &hcldec.AttrSpec{Name: "packer_on_error", Type: cty.String, Required: false},
 		"packer_user_variables":      &hcldec.AttrSpec{Name: "packer_user_variables", Type: cty.Map(cty.String), Required: false},
 		"packer_sensitive_variables": &hcldec.AttrSpec{Name: "packer_sensitive_variables", Type: cty.List(cty.String), Required: false},
+		"instance_user":              &hcldec.AttrSpec{Name: "instance_user", Type: cty.String, Required: false},
+		"public_port":                &hcldec.AttrSpec{Name: "public_port", Type: cty.Number, Required: false},
+		"nginx_port":                 &hcldec.AttrSpec{Name: "nginx_port", Type: cty.Number, Required: false},
+		"precache_dir":               &hcldec.AttrSpec{Name: "precache_dir", Type: cty.String, Required: false},
+		"npm_registry":               &hcldec.AttrSpec{Name: "npm_registry", Type: cty.String, Required: false},
+		"http_proxy":                 &hcldec.AttrSpec{Name: "http_proxy", Type: cty.String, Required: false},
+		"https_proxy":                &hcldec.AttrSpec{Name: "https_proxy", Type: cty.String, Required: false},
+		"no_proxy":                   &hcldec.AttrSpec{Name: "no_proxy", Type: cty.String, Required: false},
 		"app_name":                   &hcldec.AttrSpec{Name: "app_name", Type: cty.String, Required: false},
 		"environment":                &hcldec.AttrSpec{Name: "environment", Type: cty.String, Required: false},
 		"source":                     &hcldec.AttrSpec{Name: "source", Type: cty.String, Required: false},
@@ -73,18 +81,10 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"static_root":                &hcldec.AttrSpec{Name: "static_root", Type: cty.String, Required: false},
 		"server_name":                &hcldec.AttrSpec{Name: "server_name", Type: cty.List(cty.String), Required: false},
 		"nginx_workers":              &hcldec.AttrSpec{Name: "nginx_workers", Type: cty.Number, Required: false},
-		"nginx_port":                 &hcldec.AttrSpec{Name: "nginx_port", Type: cty.Number, Required: false},
-		"public_port":                &hcldec.AttrSpec{Name: "public_port", Type: cty.Number, Required: false},
 		"nginx_conf":                 &hcldec.AttrSpec{Name: "nginx_conf", Type: cty.String, Required: false},
 		"site_conf":                  &hcldec.AttrSpec{Name: "site_conf", Type: cty.String, Required: false},
 		"env_file":                   &hcldec.AttrSpec{Name: "env_file", Type: cty.String, Required: false},
 		"service_manager":            &hcldec.AttrSpec{Name: "service_manager", Type: cty.String, Required: false},
-		"instance_user":              &hcldec.AttrSpec{Name: "instance_user", Type: cty.String, Required: false},
-		"precache_dir":               &hcldec.AttrSpec{Name: "precache_dir", Type: cty.String, Required: false},
-		"npm_registry":               &hcldec.AttrSpec{Name: "npm_registry", Type: cty.String, Required: false},
-		"http_proxy":                 &hcldec.AttrSpec{Name: "http_proxy", Type: cty.String, Required: false},
-		"https_proxy":                &hcldec.AttrSpec{Name: "https_proxy", Type: cty.String, Required: false},
-		"no_proxy":                   &hcldec.AttrSpec{Name: "no_proxy", Type: cty.String, Required: false},
 		"health_path":                &hcldec.AttrSpec{Name: "health_path", Type: cty.String, Required: false},
 		"health_status":              &hcldec.AttrSpec{Name: "health_status", Type: cty.Number, Required: false},
 		"health_timeout":             &hcldec.AttrSpec{Name: "health_timeout", Type: cty.String, Required: false},

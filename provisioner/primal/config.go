@@ -3,16 +3,15 @@ package primal
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
-
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/nodebake/packer-plugin-node/internal/apt"
 	"github.com/nodebake/packer-plugin-node/internal/cacerts"
+	"github.com/nodebake/packer-plugin-node/internal/core"
 	"github.com/nodebake/packer-plugin-node/internal/firewall"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
@@ -21,22 +20,18 @@ import (
 )
 
 const (
-	defaultDpkgLockTimeout = 10 * time.Minute
-	defaultNodeMirror      = "https://nodejs.org/dist"
-	defaultNvmVersion      = "v0.40.1"
+	defaultNodeMirror = "https://nodejs.org/dist"
+	defaultNvmVersion = "v0.40.1"
 )
 
-var (
-	validUser = validate.User
-	validURL  = validate.URL
-)
-
-func (c *Config) setDefaults() {
+// SetDefaults fills in every default. It reads no file.
+func (c *Config) SetDefaults() {
+	c.Config.SetDefaults()
 	if c.Packages == nil {
 		c.Packages = append([]string(nil), DefaultPackages...)
 	}
 	if c.DpkgLockTimeout == 0 {
-		c.DpkgLockTimeout = defaultDpkgLockTimeout
+		c.DpkgLockTimeout = core.DefaultDpkgLockTimeout
 	}
 	if c.NodeInstaller == "" {
 		c.NodeInstaller = "tarball"
@@ -55,40 +50,64 @@ func (c *Config) setDefaults() {
 		t := true
 		c.IPForward = &t
 	}
-	if c.PublicPort == 0 {
-		c.PublicPort = 80
-	}
-	if c.NginxPort == 0 {
-		c.NginxPort = 8080
-	}
 	if c.FirewallBackend == "" {
 		c.FirewallBackend = "auto"
 	}
-	if c.PackageJSON != "" && c.Lockfile == "" {
-		for _, name := range precache.Lockfiles {
-			p := filepath.Join(filepath.Dir(c.PackageJSON), name)
-			if _, err := os.Stat(p); err == nil {
-				c.Lockfile = p
-				break
+}
+
+// Load reads the local files the build uploads (package.json, the
+// lockfile, CA certificates), so a missing or malformed one fails
+// `packer validate`. Without a lockfile setting, it looks for one next to
+// package.json.
+func (c *Config) Load(add core.AddFunc) {
+	c.packageJSON, c.lockfile, c.caCerts = nil, nil, nil
+	if c.PackageJSON != "" {
+		c.packageJSON = readJSON(add, "package_json", c.PackageJSON)
+		if c.Lockfile == "" {
+			for _, name := range precache.Lockfiles {
+				p := filepath.Join(filepath.Dir(c.PackageJSON), name)
+				if _, err := os.Stat(p); err == nil {
+					c.Lockfile = p
+					break
+				}
 			}
+		}
+	}
+	if c.Lockfile != "" {
+		c.lockfile = readJSON(add, "lockfile", c.Lockfile)
+	}
+	for i, f := range c.CACertificates {
+		b, err := os.ReadFile(f)
+		switch {
+		case err != nil:
+			add(fmt.Sprintf("ca_certificates[%d]", i), "%v", err)
+		case !strings.Contains(string(b), "-----BEGIN CERTIFICATE-----"):
+			add(fmt.Sprintf("ca_certificates[%d]", i), "%s is not a PEM certificate", f)
+		default:
+			c.caCerts = append(c.caCerts, cacerts.Cert{Name: fmt.Sprintf("ca-%02d.crt", i+1), Content: b})
 		}
 	}
 }
 
-// validate checks every field and returns all problems at once, each naming
-// the field and the reason. It also reads the local files the build uploads.
-func (c *Config) validate() error {
-	var errs *packersdk.MultiError
-	add := func(field, format string, a ...any) {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, a...)))
+// readJSON reads a file that must hold a JSON object.
+func readJSON(add core.AddFunc, field, path string) []byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		add(field, "%v", err)
+		return nil
 	}
-	if c.InstanceUser != "" {
-		if err := validUser(c.InstanceUser); err != nil {
-			add("instance_user", "%v", err)
-		} else if c.InstanceUser == "root" {
-			add("instance_user", "must not be root: nginx and the app run as this user")
-		}
+	var obj map[string]any
+	if json.Unmarshal(b, &obj) != nil {
+		add(field, "%s is not a JSON object", path)
+		return nil
 	}
+	return b
+}
+
+// Validate checks every field, reporting each problem through add with the
+// field's name and the reason. It reads no file.
+func (c *Config) Validate(add core.AddFunc) {
+	c.Config.Validate(add)
 	for _, f := range []struct {
 		field string
 		list  []string
@@ -99,7 +118,7 @@ func (c *Config) validate() error {
 			}
 		}
 	}
-	for _, k := range sortedKeys(c.Sysctl) {
+	for _, k := range slices.Sorted(maps.Keys(c.Sysctl)) {
 		if err := sysctl.ValidKey(k); err != nil {
 			add("sysctl", "%v", err)
 		}
@@ -122,7 +141,7 @@ func (c *Config) validate() error {
 			add("node_version", "%v", err)
 		}
 	}
-	if err := validURL(c.NodeMirror); err != nil {
+	if err := validate.URL(c.NodeMirror); err != nil {
 		add("node_mirror", "%v", err)
 	}
 	if err := nodejs.ValidNvmVersion(c.NvmVersion); err != nil {
@@ -130,61 +149,17 @@ func (c *Config) validate() error {
 	}
 
 	// The redirect
-	for _, p := range []struct {
-		field string
-		port  int
-	}{{"public_port", c.PublicPort}, {"nginx_port", c.NginxPort}} {
-		if p.port < 1 || p.port > 65535 {
-			add(p.field, "%d is not a TCP port (1-65535)", p.port)
-		}
-	}
-	if c.PublicPort == c.NginxPort {
-		add("nginx_port", "must differ from public_port (%d): traffic is redirected from one to the other", c.PublicPort)
-	}
 	if !slices.Contains(firewall.Backends, c.FirewallBackend) {
 		add("firewall_backend", "%q is not one of %s", c.FirewallBackend, strings.Join(firewall.Backends, ", "))
 	}
 
 	// The precache
-	if c.PackageJSON != "" {
-		b, err := os.ReadFile(c.PackageJSON)
-		var obj map[string]any
-		switch {
-		case err != nil:
-			add("package_json", "%v", err)
-		case json.Unmarshal(b, &obj) != nil:
-			add("package_json", "%s is not a JSON object", c.PackageJSON)
-		default:
-			c.packageJSON = b
-		}
-	}
 	if c.Lockfile != "" {
 		if c.PackageJSON == "" {
 			add("lockfile", "needs package_json")
 		}
-		base := filepath.Base(c.Lockfile)
-		if !slices.Contains(precache.Lockfiles, base) {
+		if base := filepath.Base(c.Lockfile); !slices.Contains(precache.Lockfiles, base) {
 			add("lockfile", "%q must be named %s, the names npm reads", c.Lockfile, strings.Join(precache.Lockfiles, " or "))
-		}
-		b, err := os.ReadFile(c.Lockfile)
-		var obj map[string]any
-		switch {
-		case err != nil:
-			add("lockfile", "%v", err)
-		case json.Unmarshal(b, &obj) != nil:
-			add("lockfile", "%s is not a JSON object", c.Lockfile)
-		default:
-			c.lockfile = b
-		}
-	}
-	if c.PrecacheDir != "" {
-		if err := validate.AbsPath(c.PrecacheDir); err != nil {
-			add("precache_dir", "%v", err)
-		}
-	}
-	if c.NpmRegistry != "" {
-		if err := precache.ValidRegistry(c.NpmRegistry); err != nil {
-			add("npm_registry", "%v", err)
 		}
 	}
 	if c.NpmToken != "" {
@@ -195,30 +170,4 @@ func (c *Config) validate() error {
 			add("npm_token", "%v", err) // the message never includes the token
 		}
 	}
-	for _, p := range []struct{ field, value string }{{"http_proxy", c.HTTPProxy}, {"https_proxy", c.HTTPSProxy}} {
-		if p.value != "" {
-			if err := validURL(p.value); err != nil {
-				add(p.field, "%v", err)
-			}
-		}
-	}
-	if err := validate.NoProxy(c.NoProxy); err != nil {
-		add("no_proxy", "%v", err)
-	}
-	c.caCerts = nil
-	for i, f := range c.CACertificates {
-		b, err := os.ReadFile(f)
-		switch {
-		case err != nil:
-			add(fmt.Sprintf("ca_certificates[%d]", i), "%v", err)
-		case !strings.Contains(string(b), "-----BEGIN CERTIFICATE-----"):
-			add(fmt.Sprintf("ca_certificates[%d]", i), "%s is not a PEM certificate", f)
-		default:
-			c.caCerts = append(c.caCerts, cacerts.Cert{Name: fmt.Sprintf("ca-%02d.crt", i+1), Content: b})
-		}
-	}
-	if errs != nil && len(errs.Errors) > 0 {
-		return errs
-	}
-	return nil
 }

@@ -13,7 +13,7 @@ func TestPrepareDefaults(t *testing.T) {
 	}
 	c := p.config
 	if strings.Join(c.Packages, " ") != "git make g++ graphicsmagick curl" {
-		t.Errorf("default packages = %v; want the seed's", c.Packages)
+		t.Errorf("default packages = %v; want the original recipe's", c.Packages)
 	}
 	if c.DpkgLockTimeout != 10*time.Minute {
 		t.Errorf("default dpkg_lock_timeout = %s; want 10m", c.DpkgLockTimeout)

@@ -2,12 +2,13 @@ package primal
 
 import (
 	"fmt"
-	"path"
 	"path/filepath"
-	"sort"
+	"reflect"
+	"time"
 
 	"github.com/nodebake/packer-plugin-node/internal/apt"
 	"github.com/nodebake/packer-plugin-node/internal/cacerts"
+	"github.com/nodebake/packer-plugin-node/internal/core"
 	"github.com/nodebake/packer-plugin-node/internal/firewall"
 	"github.com/nodebake/packer-plugin-node/internal/nginx"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
@@ -20,105 +21,94 @@ import (
 // SysctlFile is where node-primal persists its kernel settings.
 const SysctlFile = "/etc/sysctl.d/60-node-primal.conf"
 
-// Facts are what the plan needs to know about the machine, read from it
-// before the plan is made (and fixed in golden tests).
-type Facts struct {
-	User     string // the instance user
-	Home     string // its home directory
-	Platform string // Node.js platform name, e.g. linux-x64
-	// Node is the resolved release for the tarball installer; it is read
-	// from the mirror after the system plan has installed curl.
-	Node nodejs.Tarball
+// newPlan is an empty plan with the prelude for the facts f.
+func (c *Config) newPlan(f core.Facts) plan.Plan {
+	return plan.Plan{Prelude: c.Prelude(f, c.DpkgLockTimeout)}
 }
 
 // SystemPlan is the first part of node-primal's work: the OS, nginx, kernel
 // settings and the port redirect. It also installs what the Node.js
 // installer needs, so the mirror can be read before NodePlan is made.
-func (c *Config) SystemPlan(f Facts) (plan.Plan, error) {
-	if err := validUser(f.User); err != nil {
-		return plan.Plan{}, fmt.Errorf("instance_user: %v", err)
-	}
-	var p plan.Plan
-	lock := c.DpkgLockTimeout
-	p.Add(apt.WaitForLock(lock), apt.Update(lock))
+func (c *Config) SystemPlan(f core.Facts) (plan.Plan, error) {
+	p := c.newPlan(f)
+	p.Add(apt.WaitForLock(), apt.Update())
 	if len(c.caCerts) > 0 {
 		p.Add(cacerts.Install(c.caCerts))
 	}
 	p.Add(
-		apt.Install("install base packages", append(append([]string(nil), c.Packages...), c.ExtraPackages...), lock),
-		apt.Install("install nginx", []string{"nginx"}, lock),
+		apt.Install("install base packages", append(append([]string(nil), c.Packages...), c.ExtraPackages...)),
+		apt.Install("install nginx", []string{"nginx"}),
 		nginx.EnableAtBoot(),
 		nginx.OwnLogs(f.User),
 		sysctl.Persist(SysctlFile, c.sysctlSettings()),
-		firewall.Redirect(c.FirewallBackend, c.PublicPort, c.NginxPort, lock),
+		firewall.Redirect(firewall.Resolve(c.FirewallBackend, f.Iptables), c.PublicPort, c.NginxPort),
 	)
 	switch c.NodeInstaller {
 	case "tarball", "nvm":
-		p.Add(apt.Install("install Node.js installer prerequisites", []string{"curl", "ca-certificates", "xz-utils"}, lock))
+		p.Add(apt.Install("install Node.js installer prerequisites", []string{"curl", "ca-certificates", "xz-utils"}))
 	}
 	return p, nil
 }
 
-// NodePlan is the second part: Node.js, then the precache.
-func (c *Config) NodePlan(f Facts) (plan.Plan, error) {
-	var p plan.Plan
+// NodePlan is the second part: Node.js, with node, the release resolved on
+// the mirror for the tarball installer.
+func (c *Config) NodePlan(f core.Facts, node nodejs.Tarball) (plan.Plan, error) {
+	p := c.newPlan(f)
 	switch c.NodeInstaller {
 	case "tarball":
-		if f.Node.Version == "" || f.Node.SHA256 == "" {
+		if node.Version == "" || node.SHA256 == "" {
 			return p, fmt.Errorf("node_version: the release was not resolved")
 		}
-		p.Add(nodejs.InstallTarball(f.Node))
+		p.Add(nodejs.InstallTarball(node))
 	case "nvm":
 		p.Add(nodejs.InstallNvm(c.NvmVersion, nodejs.NvmInstallURL(c.NvmVersion), c.NodeVersion, c.NodeMirror))
 	case "distro":
-		p.Add(apt.Install("install Node.js (Debian packages)", []string{"nodejs", "npm"}, c.DpkgLockTimeout), nodejs.LinkDistro())
+		p.Add(apt.Install("install Node.js (Debian packages)", []string{"nodejs", "npm"}), nodejs.LinkDistro())
 	}
-	if c.PackageJSON != "" {
-		p.Add(precache.Install(c.precacheSpec(f)))
-	}
-	p.Add(apt.Clean())
 	return p, nil
 }
 
-// PrecacheDir is where the precache goes for facts f.
-func (c *Config) precacheDir(f Facts) string {
-	if c.PrecacheDir != "" {
-		return c.PrecacheDir
+// FinishPlan is the last part, made once node is installed: the precache
+// (installed again only when precache.Check finds the one on the machine
+// out of date), apt's cache emptied, and the manifest that records what
+// this image holds, written at time now.
+func (c *Config) FinishPlan(f core.Facts, s precache.State, now time.Time) plan.Plan {
+	p := c.newPlan(f)
+	m := precache.Manifest{
+		Format: precache.ManifestFormat, PluginVersion: version.PluginVersion.FormattedVersion(),
+		Created: precache.Now(now), InstanceUser: f.User, PublicPort: c.PublicPort, NginxPort: c.NginxPort,
+		NodeVersion: s.NodeVersion, NpmVersion: s.NpmVersion,
 	}
-	return path.Join(f.Home, "app", "precache")
+	if c.PackageJSON != "" {
+		spec := c.precacheSpec(f)
+		if v := precache.Check(s, spec.Want()); !v.Hit {
+			p.Add(precache.Install(spec, v.String()))
+		}
+		m.Precache = spec.Contents()
+	}
+	// A rerun that changes nothing leaves the manifest's bytes as they were.
+	if old := s.Manifest; old != nil {
+		same := *old
+		same.Created = m.Created
+		if reflect.DeepEqual(same, m) {
+			m.Created = old.Created
+		}
+	}
+	p.Add(apt.Clean(), precache.Record(m))
+	return p
 }
 
-func (c *Config) precacheSpec(f Facts) precache.Spec {
+func (c *Config) precacheSpec(f core.Facts) precache.Spec {
 	s := precache.Spec{
-		User: f.User, Home: f.Home, Dir: c.precacheDir(f),
+		User: f.User, Home: f.Home, Dir: c.PrecacheDirFor(f.Home),
 		PackageJSON: c.packageJSON,
 		Registry:    c.NpmRegistry, Token: c.NpmToken, KeepToken: c.KeepNpmToken,
-		PluginVersion: version.PluginVersion.FormattedVersion(),
 	}
 	if c.Lockfile != "" {
 		s.LockfileName = filepath.Base(c.Lockfile)
 		s.Lockfile = c.lockfile
 	}
 	return s
-}
-
-// Env is the environment every step runs with: the build's proxies and, with
-// extra CAs, Node's view of the system store. It is not persisted.
-func (c *Config) Env() map[string]string {
-	env := map[string]string{}
-	for k, v := range map[string]string{
-		"http_proxy": c.HTTPProxy, "HTTP_PROXY": c.HTTPProxy,
-		"https_proxy": c.HTTPSProxy, "HTTPS_PROXY": c.HTTPSProxy,
-		"no_proxy": c.NoProxy, "NO_PROXY": c.NoProxy,
-	} {
-		if v != "" {
-			env[k] = v
-		}
-	}
-	if len(c.caCerts) > 0 {
-		env["NODE_EXTRA_CA_CERTS"] = cacerts.Bundle
-	}
-	return env
 }
 
 // sysctlSettings are the built-in kernel settings with the user's on top.
@@ -138,13 +128,4 @@ func boolValue(b bool) string {
 		return "1"
 	}
 	return "0"
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

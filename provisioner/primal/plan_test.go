@@ -1,42 +1,76 @@
 package primal
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nodebake/packer-plugin-node/internal/core"
+	"github.com/nodebake/packer-plugin-node/internal/golden"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
+	"github.com/nodebake/packer-plugin-node/internal/plan"
+	"github.com/nodebake/packer-plugin-node/internal/precache"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// goldenFacts stand for what Provision reads from a machine.
-var goldenFacts = Facts{
-	User: "admin", Home: "/home/admin", Platform: "linux-x64",
-	Node: nodejs.Tarball{
-		Mirror: "https://nodejs.org/dist", Version: "22.12.0", Platform: "linux-x64",
-		SHA256: "22982235e1b71fa8850f82edd09cdae7e3f32df1764a9ec298c72d25ef2c164f",
-	},
+// goldenFacts stand for what Provision reads from a Debian 12 cloud image.
+var goldenFacts = core.Facts{
+	User: "admin", Group: "admin", Home: "/home/admin", Machine: "x86_64", Systemd: true,
+	Iptables: "iptables v1.8.9 (nf_tables)",
 }
 
-// render is the whole run as text: the system plan, then the Node.js plan.
-func render(t *testing.T, raw map[string]interface{}, f Facts) string {
+// goldenNode stands for the release Provision resolves on the mirror.
+var goldenNode = nodejs.Tarball{
+	Mirror: "https://nodejs.org/dist", Version: "22.12.0", Platform: "linux-x64",
+	SHA256: "22982235e1b71fa8850f82edd09cdae7e3f32df1764a9ec298c72d25ef2c164f",
+}
+
+// freshState is a machine node-primal has not run on: node just installed,
+// no manifest.
+var freshState = precache.State{NodeVersion: "v22.12.0", NpmVersion: "10.9.0"}
+
+var goldenTime = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+
+func prepare(t *testing.T, raw map[string]interface{}) *Config {
 	t.Helper()
 	var p Provisioner
 	if err := p.Prepare(raw); err != nil {
 		t.Fatal(err)
 	}
-	sys, err := p.config.SystemPlan(f)
+	return &p.config
+}
+
+// plans are the three plans of one run, for facts f and precache state s.
+func plans(t *testing.T, c *Config, f core.Facts, s precache.State) []plan.Plan {
+	t.Helper()
+	sys, err := c.SystemPlan(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	np, err := p.config.NodePlan(f)
+	np, err := c.NodePlan(f, goldenNode)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sys.Render() + "######## after the system plan: Node.js\n" + np.Render()
+	return []plan.Plan{sys, np, c.FinishPlan(f, s, goldenTime)}
+}
+
+// render is the whole run as text: the prelude once (every plan of a run
+// has the same), then the steps of the system, Node.js and finishing plans.
+func render(t *testing.T, c *Config, f core.Facts, s precache.State) string {
+	t.Helper()
+	ps := plans(t, c, f, s)
+	var b strings.Builder
+	b.WriteString(plan.Plan{Prelude: ps[0].Prelude}.Render())
+	for i, p := range ps {
+		if p.Prelude != ps[0].Prelude {
+			t.Fatalf("plan %d has another prelude", i+1)
+		}
+		b.WriteString([]string{"######## the system plan\n", "######## then Node.js\n", "######## then the precache and the manifest\n"}[i])
+		for j, s := range p.Steps {
+			golden.Syntax(t, s.Name, p.Prelude+s.Script)
+			b.WriteString(s.Render(j + 1))
+		}
+	}
+	return b.String()
 }
 
 // TestPlanGolden renders whole runs and compares them with testdata/*.golden:
@@ -45,10 +79,11 @@ func render(t *testing.T, raw map[string]interface{}, f Facts) string {
 // go test ./provisioner/primal -update
 func TestPlanGolden(t *testing.T) {
 	cases := []struct {
-		name string
-		raw  map[string]interface{}
+		name           string
+		raw            map[string]interface{}
+		legacyIptables bool // the machine runs iptables-legacy
 	}{
-		{"default", map[string]interface{}{}},
+		{"default", map[string]interface{}{}, false},
 		{"tarball-nftables-precache", map[string]interface{}{
 			"packages":                  []string{"git", "curl=7.88.1-10+deb12u8"},
 			"extra_packages":            []string{"htop"},
@@ -64,60 +99,44 @@ func TestPlanGolden(t *testing.T) {
 			"https_proxy":               "http://proxy.example.test:3128",
 			"no_proxy":                  "localhost,127.0.0.1",
 			"ca_certificates":           []string{"testdata/ca.pem"},
-		}},
+		}, false},
 		{"nvm-iptables", map[string]interface{}{
 			"node_installer":   "nvm",
 			"node_version":     "20",
 			"nvm_version":      "v0.39.7",
 			"firewall_backend": "iptables",
 			"ip_forward":       false,
-		}},
+		}, false},
+		{"auto-legacy-iptables", map[string]interface{}{"package_json": "testdata/app/package.json"}, true},
 		{"distro-nolockfile", map[string]interface{}{
 			"node_installer": "distro",
 			"package_json":   "testdata/nolock/package.json",
 			"precache_dir":   "/srv/precache",
 			"keep_npm_token": true,
-		}},
+		}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := render(t, tc.raw, goldenFacts)
+			f := goldenFacts
+			if tc.legacyIptables {
+				f.Iptables = "iptables v1.8.9 (legacy)"
+			}
+			got := render(t, prepare(t, tc.raw), f, freshState)
 			if strings.Contains(got, "SECRETtoken") {
 				t.Fatal("the rendered plan shows the npm token")
 			}
-			path := filepath.Join("testdata", "plan-"+tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("plan differs from %s (run with -update and review the diff):\n%s", path, got)
-			}
+			golden.Check(t, "plan-"+tc.name, got)
 		})
 	}
 }
 
 func TestPlanStepNames(t *testing.T) {
-	var p Provisioner
-	if err := p.Prepare(map[string]interface{}{"package_json": "testdata/app/package.json"}); err != nil {
-		t.Fatal(err)
-	}
-	sys, err := p.config.SystemPlan(goldenFacts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	np, err := p.config.NodePlan(goldenFacts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := prepare(t, map[string]interface{}{"package_json": "testdata/app/package.json"})
 	var names []string
-	for _, s := range append(sys.Steps, np.Steps...) {
-		names = append(names, s.Name)
+	for _, p := range plans(t, c, goldenFacts, freshState) {
+		for _, s := range p.Steps {
+			names = append(names, s.Name)
+		}
 	}
 	want := []string{
 		"wait for the dpkg lock",
@@ -127,29 +146,58 @@ func TestPlanStepNames(t *testing.T) {
 		"enable nginx at boot",
 		"nginx log dir owned by admin",
 		"persist kernel settings in /etc/sysctl.d/60-node-primal.conf",
-		"redirect port 80 to 8080 (auto, persisted)",
+		"redirect port 80 to 8080 (nftables, persisted)",
 		"install Node.js installer prerequisites",
 		"install Node.js v22.12.0 (linux-x64, from https://nodejs.org/dist)",
-		"precache production dependencies in /home/admin/app/precache",
+		"precache production dependencies in /home/admin/app/precache (miss: no manifest at /etc/node-primal/manifest.json)",
 		"clean apt's package cache",
+		"record what this image holds in /etc/node-primal/manifest.json",
 	}
 	if strings.Join(names, "|") != strings.Join(want, "|") {
 		t.Errorf("steps = %q\nwant    %q", names, want)
 	}
 }
 
-func TestPlanRejectsBadUser(t *testing.T) {
-	var c Config
-	c.setDefaults()
-	if _, err := c.SystemPlan(Facts{User: "bad user"}); err == nil || !strings.Contains(err.Error(), "instance_user") {
-		t.Fatalf("want an instance_user error, got %v", err)
+// TestRerunKeepsCurrentPrecache: on a rerun whose inputs did not change,
+// the manifest of the first run makes the precache current, and the
+// finishing plan installs nothing; any one input changed makes it a miss
+// that names the field.
+func TestRerunKeepsCurrentPrecache(t *testing.T) {
+	c := prepare(t, map[string]interface{}{"package_json": "testdata/app/package.json"})
+	first := c.FinishPlan(goldenFacts, freshState, goldenTime)
+	written := first.Steps[len(first.Steps)-1].Files[0]
+	if written.Path != precache.ManifestPath {
+		t.Fatalf("the last step writes %s; want the manifest", written.Path)
+	}
+	m, err := precache.ParseManifest(written.Content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.InstanceUser != "admin" || m.PublicPort != 80 || m.NginxPort != 8080 || m.NodeVersion != "v22.12.0" ||
+		m.Precache == nil || m.Precache.Lockfile != "package-lock.json" || len(m.Precache.LockfileSHA256) != 64 {
+		t.Errorf("manifest = %+v", m)
+	}
+	rerun := precache.State{Manifest: m, NodeModules: true, NodeVersion: "v22.12.0", NpmVersion: "10.9.0"}
+	for _, s := range c.FinishPlan(goldenFacts, rerun, goldenTime).Steps {
+		if strings.HasPrefix(s.Name, "precache production dependencies") {
+			t.Errorf("a rerun with the same inputs installs the precache again: %q", s.Name)
+		}
+	}
+	again := c.FinishPlan(goldenFacts, rerun, goldenTime.Add(time.Hour)).Steps
+	if got := again[len(again)-1].Files[0].Content; string(got) != string(written.Content) {
+		t.Errorf("a rerun an hour later rewrites the manifest:\n%s\nwas\n%s", got, written.Content)
+	}
+	newer := rerun
+	newer.NodeVersion = "v22.13.0"
+	steps := c.FinishPlan(goldenFacts, newer, goldenTime).Steps
+	if !strings.Contains(steps[0].Name, "miss: node_version: image v22.12.0, build v22.13.0") {
+		t.Errorf("a new node does not reinstall the precache, naming node_version: %q", steps[0].Name)
 	}
 }
 
 func TestNodePlanNeedsResolvedRelease(t *testing.T) {
-	var c Config
-	c.setDefaults()
-	if _, err := c.NodePlan(Facts{User: "admin", Home: "/home/admin"}); err == nil {
+	c := prepare(t, map[string]interface{}{})
+	if _, err := c.NodePlan(goldenFacts, nodejs.Tarball{}); err == nil {
 		t.Fatal("NodePlan made a tarball step with no resolved release")
 	}
 }

@@ -2,42 +2,42 @@
 //go:generate packer-sdc struct-markdown
 
 // Package primal is the node-primal provisioner: it makes the reusable base
-// image of a Node.js app (the seed's "primal"): OS packages, nginx, kernel
-// tuning, and later Node.js, the port redirect and the dependency precache.
+// image of a Node.js app: OS packages, nginx, kernel settings, the port
+// redirect, a pinned Node.js and the app's production dependencies
+// precached, and records what it made in a manifest node-carnivore reads.
 package primal
 
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/packer-plugin-sdk/common"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
-	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	"github.com/nodebake/packer-plugin-node/internal/cacerts"
+	"github.com/nodebake/packer-plugin-node/internal/core"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
+	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/runner"
 	"github.com/nodebake/packer-plugin-node/internal/shell"
 )
 
-// DefaultPackages are the seed's essentials: git for git dependencies, make
-// and g++ for native addons, graphicsmagick for image work, curl.
+// DefaultPackages are the original recipe's essentials: git for git
+// dependencies, make and g++ for native addons, graphicsmagick for image
+// work, curl.
 var DefaultPackages = []string{"git", "make", "g++", "graphicsmagick", "curl"}
 
-// Config is the node-primal provisioner's configuration.
+// Config is the node-primal provisioner's configuration. The settings it
+// shares with node-carnivore (instance_user, public_port, nginx_port,
+// precache_dir, npm_registry and the proxies) are in core.Config.
 type Config struct {
 	common.PackerConfig `mapstructure:",squash"`
+	core.Config         `mapstructure:",squash"`
 
-	// The user the app and nginx run as on the image (the seed's
-	// INSTANCE_USER). It must already exist. Defaults to the user the
-	// communicator logs in as (for example `admin` on Debian cloud images);
-	// when that is root, set this to an unprivileged user.
-	InstanceUser string `mapstructure:"instance_user" required:"false"`
-	// Debian packages to install. Defaults to the seed's
+	// Debian packages to install. Defaults to
 	// `["git", "make", "g++", "graphicsmagick", "curl"]`. Setting it replaces
 	// the defaults; use `extra_packages` to add to them. A name may carry a
 	// version (`curl=7.88.1-10+deb12u8`) or a release (`curl/bookworm-backports`).
@@ -46,7 +46,7 @@ type Config struct {
 	ExtraPackages []string `mapstructure:"extra_packages" required:"false"`
 	// The value of `net.ipv4.tcp_slow_start_after_idle`. Defaults to `false`
 	// (0): a keep-alive connection that was idle keeps its congestion window,
-	// which makes bursty HTTP traffic faster. Unlike the seed's `sysctl -w`,
+	// which makes bursty HTTP traffic faster. Unlike a `sysctl -w`,
 	// the setting is persisted in `/etc/sysctl.d/60-node-primal.conf` and so
 	// survives reboots.
 	TCPSlowStartAfterIdle bool `mapstructure:"tcp_slow_start_after_idle" required:"false"`
@@ -59,7 +59,7 @@ type Config struct {
 
 	// How Node.js is installed: `tarball` (default) the official binary
 	// release from `node_mirror`, verified against its `SHASUMS256.txt`;
-	// `nvm` the seed's way, through nvm installed system-wide in
+	// `nvm` through nvm installed system-wide in
 	// `/usr/local/nvm`; `distro` Debian's `nodejs` and `npm` packages.
 	// Whichever, `node`, `npm` and `npx` are linked into `/usr/local/bin`,
 	// so they work for every user, in non-interactive shells and in
@@ -79,19 +79,15 @@ type Config struct {
 	// nvm's installer is fetched from GitHub.
 	NvmVersion string `mapstructure:"nvm_version" required:"false"`
 
-	// Persist `net.ipv4.ip_forward = 1`, as the seed did. Defaults to `true`.
-	IPForward *bool `mapstructure:"ip_forward" required:"false"`
-	// The port clients connect to. Defaults to `80`.
-	PublicPort int `mapstructure:"public_port" required:"false"`
-	// The unprivileged port nginx listens on; traffic to `public_port` is
-	// redirected to it, so nothing needs root to listen. Defaults to `8080`.
-	NginxPort int `mapstructure:"nginx_port" required:"false"`
 	// The firewall that holds the redirect: `auto` (default: `iptables` when
 	// the image uses the legacy iptables backend, `nftables` otherwise),
 	// `nftables` (a table in `/etc/nftables.d/node-primal.nft`, included by
 	// `/etc/nftables.conf` and loaded at boot by `nftables.service`) or
 	// `iptables` (saved by `iptables-persistent` to `/etc/iptables/rules.v4`).
 	FirewallBackend string `mapstructure:"firewall_backend" required:"false"`
+	// Persist `net.ipv4.ip_forward = 1`, as the original recipe did.
+	// Defaults to `true`.
+	IPForward *bool `mapstructure:"ip_forward" required:"false"`
 
 	// Local path of the app's `package.json`. When set, the app's production
 	// dependencies are installed into `precache_dir` on the image, so
@@ -102,13 +98,6 @@ type Config struct {
 	// `package_json`. With a lockfile, dependencies are installed with
 	// `npm ci --omit=dev`; without one, with `npm install --omit=dev`.
 	Lockfile string `mapstructure:"lockfile" required:"false"`
-	// Where the precache goes on the image. Defaults to `app/precache` in
-	// the instance user's home (the seed's `~/app/precache`). A
-	// `manifest.json` there records the lockfile's SHA-256, the node and npm
-	// versions, the time and the plugin version.
-	PrecacheDir string `mapstructure:"precache_dir" required:"false"`
-	// The npm registry to install from. Defaults to npm's own setting on the image.
-	NpmRegistry string `mapstructure:"npm_registry" required:"false"`
 	// A token for `npm_registry` (which it requires). Sensitive: never
 	// printed, and kept on a tmpfs during the install only, unless
 	// `keep_npm_token` is set.
@@ -116,12 +105,6 @@ type Config struct {
 	// Leave the token in the instance user's `~/.npmrc` on the image, for
 	// node-carnivore builds that install private packages. Defaults to `false`.
 	KeepNpmToken bool `mapstructure:"keep_npm_token" required:"false"`
-	// HTTP proxy for apt, curl and npm during the build (not persisted).
-	HTTPProxy string `mapstructure:"http_proxy" required:"false"`
-	// HTTPS proxy for apt, curl and npm during the build (not persisted).
-	HTTPSProxy string `mapstructure:"https_proxy" required:"false"`
-	// Hosts that bypass the proxies, comma-separated, as in `no_proxy`.
-	NoProxy string `mapstructure:"no_proxy" required:"false"`
 	// Local paths of extra CA certificates (PEM) to trust: installed into the
 	// system store and, through `NODE_EXTRA_CA_CERTS` in `/etc/environment`,
 	// used by Node.js and npm. Needed where TLS is inspected by a proxy.
@@ -141,44 +124,30 @@ type Provisioner struct {
 // ConfigSpec returns the HCL2 spec generated from Config.
 func (p *Provisioner) ConfigSpec() hcldec.ObjectSpec { return p.config.FlatMapstructure().HCL2Spec() }
 
-// Prepare decodes the configuration, applies the defaults and validates
-// every field, reporting all mistakes at once.
+// Prepare decodes the configuration, applies the defaults, reads the
+// local files the build uploads and validates every field, reporting all
+// mistakes at once.
 func (p *Provisioner) Prepare(raws ...interface{}) error {
-	err := config.Decode(&p.config, &config.DecodeOpts{
-		PluginType:         "node-primal",
-		Interpolate:        true,
-		InterpolateContext: &p.config.ctx,
-	}, raws...)
-	if err != nil {
-		return err
-	}
-	p.config.setDefaults()
-	// Scrub the token from the plugin's own logs too.
-	packersdk.LogSecretFilter.Set(p.config.secrets()...)
-	return p.config.validate()
+	return core.Prepare("node-primal", &p.config, &p.config.ctx, raws...)
 }
 
-func (c *Config) secrets() []string {
+// Secrets are scrubbed from the plugin's logs and the build's output.
+func (c *Config) Secrets() []string {
 	if c.NpmToken == "" {
 		return nil
 	}
 	return []string{c.NpmToken}
 }
 
-// Provision reads the facts it needs from the machine, then runs the system
-// plan, resolves the Node.js release on the mirror, and runs the Node.js plan.
+// Provision reads the machine's facts, then runs node-primal's work in
+// three plans, each made from what the machine says at that point: the
+// system (packages, nginx, kernel settings, the redirect); Node.js, once
+// the release is resolved on the mirror; and the precache and the
+// manifest, once node is there to compare with the manifest of a previous
+// run.
 func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, generatedData map[string]interface{}) error {
 	c := &p.config
-	r := &runner.Runner{UI: ui, Comm: comm, Name: "node-primal", Env: c.Env(), Secrets: c.secrets()}
-	user := c.InstanceUser
-	if user == "" {
-		var err error
-		if user, err = r.LoginUser(ctx, generatedData); err != nil {
-			return err
-		}
-		ui.Say(fmt.Sprintf("node-primal: instance_user defaults to the communicator's user %q", user))
-	}
-	f, err := readFacts(ctx, r, user)
+	r, f, err := c.Start(ctx, "node-primal", ui, comm, c.Secrets(), generatedData)
 	if err != nil {
 		return err
 	}
@@ -189,31 +158,37 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	if err := r.Run(ctx, sys); err != nil {
 		return err
 	}
+	var node nodejs.Tarball
 	if c.NodeInstaller == "tarball" {
-		if f.Node, err = resolveNode(ctx, r, c.NodeMirror, c.NodeVersion, f.Platform); err != nil {
+		platform, err := nodejs.Platform(f.Machine)
+		if err != nil {
 			return err
 		}
-		ui.Say(fmt.Sprintf("node-primal: node_version %q is v%s on %s (sha256 %s)", c.NodeVersion, f.Node.Version, c.NodeMirror, f.Node.SHA256))
+		if node, err = resolveNode(ctx, r, c.NodeMirror, c.NodeVersion, platform); err != nil {
+			return err
+		}
+		ui.Say(fmt.Sprintf("node-primal: node_version %q is v%s on %s (sha256 %s)", c.NodeVersion, node.Version, c.NodeMirror, node.SHA256))
 	}
-	np, err := c.NodePlan(f)
+	np, err := c.NodePlan(f, node)
 	if err != nil {
 		return err
 	}
-	return r.Run(ctx, np)
-}
-
-// readFacts reads the instance user's home and the machine type.
-func readFacts(ctx context.Context, r *runner.Runner, user string) (Facts, error) {
-	out, err := r.Output(ctx, "getent passwd "+shell.Quote(user)+" | cut -d: -f6; uname -m")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if err != nil || len(lines) != 2 || !strings.HasPrefix(lines[0], "/") {
-		return Facts{}, fmt.Errorf("instance_user: user %q does not exist on the machine (%v)", user, err)
+	if err := r.Run(ctx, np); err != nil {
+		return err
 	}
-	platform, err := nodejs.Platform(lines[1])
+	state, err := precache.ReadState(ctx, r.RootOutput, nodejs.BinDir, c.PrecacheDirFor(f.Home))
 	if err != nil {
-		return Facts{}, err
+		return err
 	}
-	return Facts{User: user, Home: lines[0], Platform: platform}, nil
+	if c.PackageJSON != "" {
+		v := precache.Check(state, c.precacheSpec(f).Want())
+		if v.Hit {
+			ui.Say("node-primal: precache is current (" + v.String() + "): nothing to install")
+		} else {
+			ui.Say("node-primal: precache " + v.String())
+		}
+	}
+	return r.Run(ctx, c.FinishPlan(f, state, time.Now()))
 }
 
 // resolveNode reads the mirror's index.json and SHASUMS256.txt from the

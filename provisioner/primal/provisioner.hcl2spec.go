@@ -19,6 +19,13 @@ type FlatConfig struct {
 	PackerUserVars        map[string]string `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
 	PackerSensitiveVars   []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
 	InstanceUser          *string           `mapstructure:"instance_user" required:"false" cty:"instance_user" hcl:"instance_user"`
+	PublicPort            *int              `mapstructure:"public_port" required:"false" cty:"public_port" hcl:"public_port"`
+	NginxPort             *int              `mapstructure:"nginx_port" required:"false" cty:"nginx_port" hcl:"nginx_port"`
+	PrecacheDir           *string           `mapstructure:"precache_dir" required:"false" cty:"precache_dir" hcl:"precache_dir"`
+	NpmRegistry           *string           `mapstructure:"npm_registry" required:"false" cty:"npm_registry" hcl:"npm_registry"`
+	HTTPProxy             *string           `mapstructure:"http_proxy" required:"false" cty:"http_proxy" hcl:"http_proxy"`
+	HTTPSProxy            *string           `mapstructure:"https_proxy" required:"false" cty:"https_proxy" hcl:"https_proxy"`
+	NoProxy               *string           `mapstructure:"no_proxy" required:"false" cty:"no_proxy" hcl:"no_proxy"`
 	Packages              []string          `mapstructure:"packages" required:"false" cty:"packages" hcl:"packages"`
 	ExtraPackages         []string          `mapstructure:"extra_packages" required:"false" cty:"extra_packages" hcl:"extra_packages"`
 	TCPSlowStartAfterIdle *bool             `mapstructure:"tcp_slow_start_after_idle" required:"false" cty:"tcp_slow_start_after_idle" hcl:"tcp_slow_start_after_idle"`
@@ -28,19 +35,12 @@ type FlatConfig struct {
 	NodeVersion           *string           `mapstructure:"node_version" required:"false" cty:"node_version" hcl:"node_version"`
 	NodeMirror            *string           `mapstructure:"node_mirror" required:"false" cty:"node_mirror" hcl:"node_mirror"`
 	NvmVersion            *string           `mapstructure:"nvm_version" required:"false" cty:"nvm_version" hcl:"nvm_version"`
-	IPForward             *bool             `mapstructure:"ip_forward" required:"false" cty:"ip_forward" hcl:"ip_forward"`
-	PublicPort            *int              `mapstructure:"public_port" required:"false" cty:"public_port" hcl:"public_port"`
-	NginxPort             *int              `mapstructure:"nginx_port" required:"false" cty:"nginx_port" hcl:"nginx_port"`
 	FirewallBackend       *string           `mapstructure:"firewall_backend" required:"false" cty:"firewall_backend" hcl:"firewall_backend"`
+	IPForward             *bool             `mapstructure:"ip_forward" required:"false" cty:"ip_forward" hcl:"ip_forward"`
 	PackageJSON           *string           `mapstructure:"package_json" required:"false" cty:"package_json" hcl:"package_json"`
 	Lockfile              *string           `mapstructure:"lockfile" required:"false" cty:"lockfile" hcl:"lockfile"`
-	PrecacheDir           *string           `mapstructure:"precache_dir" required:"false" cty:"precache_dir" hcl:"precache_dir"`
-	NpmRegistry           *string           `mapstructure:"npm_registry" required:"false" cty:"npm_registry" hcl:"npm_registry"`
 	NpmToken              *string           `mapstructure:"npm_token" required:"false" sensitive:"true" cty:"npm_token" hcl:"npm_token"`
 	KeepNpmToken          *bool             `mapstructure:"keep_npm_token" required:"false" cty:"keep_npm_token" hcl:"keep_npm_token"`
-	HTTPProxy             *string           `mapstructure:"http_proxy" required:"false" cty:"http_proxy" hcl:"http_proxy"`
-	HTTPSProxy            *string           `mapstructure:"https_proxy" required:"false" cty:"https_proxy" hcl:"https_proxy"`
-	NoProxy               *string           `mapstructure:"no_proxy" required:"false" cty:"no_proxy" hcl:"no_proxy"`
 	CACertificates        []string          `mapstructure:"ca_certificates" required:"false" cty:"ca_certificates" hcl:"ca_certificates"`
 }
 
@@ -65,6 +65,13 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"packer_user_variables":      &hcldec.AttrSpec{Name: "packer_user_variables", Type: cty.Map(cty.String), Required: false},
 		"packer_sensitive_variables": &hcldec.AttrSpec{Name: "packer_sensitive_variables", Type: cty.List(cty.String), Required: false},
 		"instance_user":              &hcldec.AttrSpec{Name: "instance_user", Type: cty.String, Required: false},
+		"public_port":                &hcldec.AttrSpec{Name: "public_port", Type: cty.Number, Required: false},
+		"nginx_port":                 &hcldec.AttrSpec{Name: "nginx_port", Type: cty.Number, Required: false},
+		"precache_dir":               &hcldec.AttrSpec{Name: "precache_dir", Type: cty.String, Required: false},
+		"npm_registry":               &hcldec.AttrSpec{Name: "npm_registry", Type: cty.String, Required: false},
+		"http_proxy":                 &hcldec.AttrSpec{Name: "http_proxy", Type: cty.String, Required: false},
+		"https_proxy":                &hcldec.AttrSpec{Name: "https_proxy", Type: cty.String, Required: false},
+		"no_proxy":                   &hcldec.AttrSpec{Name: "no_proxy", Type: cty.String, Required: false},
 		"packages":                   &hcldec.AttrSpec{Name: "packages", Type: cty.List(cty.String), Required: false},
 		"extra_packages":             &hcldec.AttrSpec{Name: "extra_packages", Type: cty.List(cty.String), Required: false},
 		"tcp_slow_start_after_idle":  &hcldec.AttrSpec{Name: "tcp_slow_start_after_idle", Type: cty.Bool, Required: false},
@@ -74,19 +81,12 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"node_version":               &hcldec.AttrSpec{Name: "node_version", Type: cty.String, Required: false},
 		"node_mirror":                &hcldec.AttrSpec{Name: "node_mirror", Type: cty.String, Required: false},
 		"nvm_version":                &hcldec.AttrSpec{Name: "nvm_version", Type: cty.String, Required: false},
-		"ip_forward":                 &hcldec.AttrSpec{Name: "ip_forward", Type: cty.Bool, Required: false},
-		"public_port":                &hcldec.AttrSpec{Name: "public_port", Type: cty.Number, Required: false},
-		"nginx_port":                 &hcldec.AttrSpec{Name: "nginx_port", Type: cty.Number, Required: false},
 		"firewall_backend":           &hcldec.AttrSpec{Name: "firewall_backend", Type: cty.String, Required: false},
+		"ip_forward":                 &hcldec.AttrSpec{Name: "ip_forward", Type: cty.Bool, Required: false},
 		"package_json":               &hcldec.AttrSpec{Name: "package_json", Type: cty.String, Required: false},
 		"lockfile":                   &hcldec.AttrSpec{Name: "lockfile", Type: cty.String, Required: false},
-		"precache_dir":               &hcldec.AttrSpec{Name: "precache_dir", Type: cty.String, Required: false},
-		"npm_registry":               &hcldec.AttrSpec{Name: "npm_registry", Type: cty.String, Required: false},
 		"npm_token":                  &hcldec.AttrSpec{Name: "npm_token", Type: cty.String, Required: false},
 		"keep_npm_token":             &hcldec.AttrSpec{Name: "keep_npm_token", Type: cty.Bool, Required: false},
-		"http_proxy":                 &hcldec.AttrSpec{Name: "http_proxy", Type: cty.String, Required: false},
-		"https_proxy":                &hcldec.AttrSpec{Name: "https_proxy", Type: cty.String, Required: false},
-		"no_proxy":                   &hcldec.AttrSpec{Name: "no_proxy", Type: cty.String, Required: false},
 		"ca_certificates":            &hcldec.AttrSpec{Name: "ca_certificates", Type: cty.List(cty.String), Required: false},
 	}
 	return s

@@ -1,0 +1,132 @@
+//go:generate packer-sdc struct-markdown
+
+// Package core is what node-primal and node-carnivore share: the settings
+// both must agree on (the instance user, the ports of the redirect, the
+// precache) and the build's network, with one set of defaults, one
+// validation, one build environment, one reading of the machine and one
+// prelude for every step. Each provisioner's Config embeds Config
+// (squashed), the way packer-plugin-ansible shares its common settings.
+package core
+
+import (
+	"path"
+
+	"github.com/nodebake/packer-plugin-node/internal/precache"
+	"github.com/nodebake/packer-plugin-node/internal/validate"
+)
+
+// Defaults of the shared settings.
+const (
+	DefaultPublicPort = 80
+	DefaultNginxPort  = 8080
+)
+
+// Config holds the settings both provisioners take. node-primal records
+// `instance_user`, `public_port`, `nginx_port` and `precache_dir` in its
+// manifest on the image, and node-carnivore fails, naming the setting, when
+// its own differ.
+type Config struct {
+	// The user the app and nginx run as on the image. It must already
+	// exist. Defaults to the user the communicator logs in as (for example
+	// `admin` on Debian cloud images); when that is root, set this to an
+	// unprivileged user.
+	InstanceUser string `mapstructure:"instance_user" required:"false"`
+	// The port clients connect to. node-primal redirects it to
+	// `nginx_port`; node-carnivore's health check goes through it.
+	// Defaults to `80`.
+	PublicPort int `mapstructure:"public_port" required:"false"`
+	// The unprivileged port nginx listens on, so nothing needs root to
+	// listen. Defaults to `8080`.
+	NginxPort int `mapstructure:"nginx_port" required:"false"`
+	// Where the precache of the app's production dependencies is on the
+	// image. Defaults to `app/precache` in the instance user's home.
+	PrecacheDir string `mapstructure:"precache_dir" required:"false"`
+	// The npm registry to install from. Defaults to npm's own setting on
+	// the image.
+	NpmRegistry string `mapstructure:"npm_registry" required:"false"`
+	// HTTP proxy for apt, curl and npm during the build (not persisted).
+	HTTPProxy string `mapstructure:"http_proxy" required:"false"`
+	// HTTPS proxy for apt, curl and npm during the build (not persisted).
+	HTTPSProxy string `mapstructure:"https_proxy" required:"false"`
+	// Hosts that bypass the proxies, comma-separated, as in `no_proxy`.
+	NoProxy string `mapstructure:"no_proxy" required:"false"`
+}
+
+// SetDefaults fills in the shared defaults. It touches no file system.
+func (c *Config) SetDefaults() {
+	if c.PublicPort == 0 {
+		c.PublicPort = DefaultPublicPort
+	}
+	if c.NginxPort == 0 {
+		c.NginxPort = DefaultNginxPort
+	}
+}
+
+// Validate checks the shared settings, reporting each problem through add.
+func (c *Config) Validate(add AddFunc) {
+	if c.InstanceUser != "" {
+		if err := validate.User(c.InstanceUser); err != nil {
+			add("instance_user", "%v", err)
+		} else if c.InstanceUser == "root" {
+			add("instance_user", "must not be root: nginx and the app run as this user")
+		}
+	}
+	for _, p := range []struct {
+		field string
+		port  int
+	}{{"public_port", c.PublicPort}, {"nginx_port", c.NginxPort}} {
+		if p.port < 1 || p.port > 65535 {
+			add(p.field, "%d is not a TCP port (1-65535)", p.port)
+		}
+	}
+	if c.PublicPort == c.NginxPort {
+		add("nginx_port", "must differ from public_port (%d): traffic is redirected from one to the other", c.PublicPort)
+	}
+	if c.PrecacheDir != "" {
+		if err := validate.AbsPath(c.PrecacheDir); err != nil {
+			add("precache_dir", "%v", err)
+		}
+	}
+	if c.NpmRegistry != "" {
+		if err := precache.ValidRegistry(c.NpmRegistry); err != nil {
+			add("npm_registry", "%v", err)
+		}
+	}
+	for _, p := range []struct{ field, value string }{{"http_proxy", c.HTTPProxy}, {"https_proxy", c.HTTPSProxy}} {
+		if p.value != "" {
+			if err := validate.URL(p.value); err != nil {
+				add(p.field, "%v", err)
+			}
+		}
+	}
+	if err := validate.NoProxy(c.NoProxy); err != nil {
+		add("no_proxy", "%v", err)
+	}
+}
+
+// Env is the environment of every step and fact command: the build's
+// proxies, in both spellings tools read, and npm's registry. None of it is
+// persisted on the image.
+func (c *Config) Env() map[string]string {
+	env := map[string]string{}
+	for k, v := range map[string]string{
+		"http_proxy": c.HTTPProxy, "HTTP_PROXY": c.HTTPProxy,
+		"https_proxy": c.HTTPSProxy, "HTTPS_PROXY": c.HTTPSProxy,
+		"no_proxy": c.NoProxy, "NO_PROXY": c.NoProxy,
+		"npm_config_registry": c.NpmRegistry,
+	} {
+		if v != "" {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// PrecacheDirFor is the precache directory for an instance user whose home
+// is home.
+func (c *Config) PrecacheDirFor(home string) string {
+	if c.PrecacheDir != "" {
+		return c.PrecacheDir
+	}
+	return path.Join(home, "app", "precache")
+}

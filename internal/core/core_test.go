@@ -1,0 +1,88 @@
+package core
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseFacts(t *testing.T) {
+	f, err := parseFacts("admin", "home=/home/admin\ngroup=admin\nmachine=x86_64\nsystemd=yes\niptables=iptables v1.8.9 (nf_tables)\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Facts{User: "admin", Group: "admin", Home: "/home/admin", Machine: "x86_64", Systemd: true, Iptables: "iptables v1.8.9 (nf_tables)"}
+	if f != want {
+		t.Errorf("facts = %+v; want %+v", f, want)
+	}
+	for out, msg := range map[string]string{
+		"home=\ngroup=\nmachine=x86_64\nsystemd=no\niptables=\n":               `instance_user: user "ghost" does not exist on the machine`,
+		"home=/home/x y\ngroup=ghost\nmachine=x86_64\nsystemd=no\niptables=\n": `unusable home "/home/x y"`,
+	} {
+		if _, err := parseFacts("ghost", out); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("parseFacts(%q) error %v; want %q", out, err, msg)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		c    Config
+		want []string // substrings of the errors; none means valid
+	}{
+		{"defaults", Config{}, nil},
+		{"everything set", Config{InstanceUser: "app", PublicPort: 8000, NginxPort: 8081, PrecacheDir: "/srv/precache",
+			NpmRegistry: "https://npm.example.test/", HTTPProxy: "http://proxy:3128", HTTPSProxy: "http://proxy:3128", NoProxy: "localhost,10.0.0.0/8"}, nil},
+		{"root", Config{InstanceUser: "root"}, []string{"instance_user: must not be root"}},
+		{"user injection", Config{InstanceUser: "a;b"}, []string{"instance_user:"}},
+		{"ports", Config{PublicPort: 70000, NginxPort: -1}, []string{"public_port: 70000 is not a TCP port", "nginx_port: -1 is not a TCP port"}},
+		{"same ports", Config{PublicPort: 8080}, []string{"nginx_port: must differ from public_port (8080)"}},
+		{"relative precache", Config{PrecacheDir: "app/precache"}, []string{"precache_dir:"}},
+		{"registry with credentials", Config{NpmRegistry: "https://u:p@r.test/"}, []string{"npm_registry:"}},
+		{"proxy not a URL", Config{HTTPSProxy: "proxy:3128"}, []string{"https_proxy:"}},
+		{"no_proxy injection", Config{NoProxy: "a;b"}, []string{"no_proxy:"}},
+	}
+	for _, tc := range cases {
+		c := tc.c
+		c.SetDefaults()
+		var errs Errors
+		c.Validate(errs.Add)
+		err := errs.Err()
+		if tc.want == nil {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: no error; want %q", tc.name, tc.want)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q lacks %q", tc.name, err, w)
+			}
+		}
+	}
+}
+
+func TestEnvAndPrecacheDir(t *testing.T) {
+	c := Config{HTTPSProxy: "http://proxy:3128", NoProxy: "localhost", NpmRegistry: "https://r.test/"}
+	env := c.Env()
+	for k, v := range map[string]string{"https_proxy": "http://proxy:3128", "HTTPS_PROXY": "http://proxy:3128",
+		"no_proxy": "localhost", "NO_PROXY": "localhost", "npm_config_registry": "https://r.test/"} {
+		if env[k] != v {
+			t.Errorf("Env()[%s] = %q; want %q", k, env[k], v)
+		}
+	}
+	if _, ok := env["http_proxy"]; ok || len(env) != 5 {
+		t.Errorf("Env() = %v; want only the settings given", env)
+	}
+	if got := c.PrecacheDirFor("/home/admin"); got != "/home/admin/app/precache" {
+		t.Errorf("default precache dir = %q", got)
+	}
+	c.PrecacheDir = "/srv/precache"
+	if got := c.PrecacheDirFor("/home/admin"); got != "/srv/precache" {
+		t.Errorf("precache dir = %q", got)
+	}
+}
