@@ -70,6 +70,12 @@ variable "health_timeout" {
   default = "60s"
 }
 
+variable "nginx_port" {
+  type        = number
+  default     = 8080
+  description = "Must be node-primal's: the build fails, naming it, when the primal image says otherwise."
+}
+
 source "null" "debian" {
   ssh_host             = var.host
   ssh_username         = var.ssh_username
@@ -93,6 +99,7 @@ build {
     https_proxy     = var.https_proxy
     no_proxy        = var.no_proxy
     service_manager = var.service_manager
+    nginx_port      = var.nginx_port
     health_path     = "/healthz"
     health_timeout  = var.health_timeout
   }

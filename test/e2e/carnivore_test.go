@@ -71,7 +71,7 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 			t.Fatalf("carnivore build failed: %v", err)
 		}
 	})
-	if !strings.Contains(out, "precache hit: package-lock.json sha256") {
+	if !strings.Contains(out, "node-carnivore: precache hit: package-lock.json (sha256 ") {
 		t.Error("the build did not report a precache hit")
 	}
 	if n := requests.Load(); n != 0 {
@@ -81,12 +81,21 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 	ph.run("check the app", func() { checkCarnivore(t, tgt) })
 	before := tgt.MustRun(t, "readlink /home/admin/app/server; ls /home/admin/app/releases | wc -l")
 
+	// The verdict parses the manifest: the same manifest written compactly,
+	// keys in another order, still gives a hit on the rerun.
+	tgt.MustRun(t, `m=/etc/node-primal/manifest.json; /usr/local/bin/node -e '
+const fs = require("fs"), m = JSON.parse(fs.readFileSync(process.argv[1]));
+fs.writeFileSync(process.argv[1], JSON.stringify(Object.fromEntries(Object.entries(m).reverse())));' "$m"; head -c 40 "$m"`)
+
 	ph.run("carnivore rerun", func() {
 		var err error
 		if out, err = runPacker(t, carnivoreArgs(tgt, "-var", "npm_registry="+registry)...); err != nil {
 			t.Fatalf("carnivore rerun failed: %v", err)
 		}
 	})
+	if !strings.Contains(out, "node-carnivore: precache hit: package-lock.json (sha256 ") {
+		t.Error("the rerun on a compactly rewritten manifest did not report a precache hit")
+	}
 	after := tgt.MustRun(t, "readlink /home/admin/app/server; ls /home/admin/app/releases | wc -l")
 	if before == after || !strings.HasSuffix(after, "\n1\n") {
 		t.Errorf("the rerun should switch to a new release and keep only it: before %q after %q", before, after)
@@ -104,7 +113,7 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 			t.Fatalf("carnivore build (miss) failed: %v", err)
 		}
 	})
-	if !strings.Contains(out, "precache miss: package-lock.json differs from the precached one") {
+	if !strings.Contains(out, "precache miss: precache.lockfile_sha256: image ") {
 		t.Error("the build did not report the precache miss")
 	}
 	checkCarnivore(t, tgt)
@@ -130,6 +139,23 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 		}
 	})
 	checkCarnivore(t, tgt)
+
+	// A build whose nginx_port is not the one the primal image redirects to
+	// fails before it touches the machine, naming the setting.
+	ph.run("carnivore packer build (nginx_port disagrees with primal)", func() {
+		releases := tgt.MustRun(t, "ls /home/admin/app/releases")
+		var err error
+		out, err = runPacker(t, carnivoreArgs(tgt, "-var", "nginx_port=8081")...)
+		if err == nil {
+			t.Fatal("a build with another nginx_port than node-primal's succeeded")
+		}
+		if want := "nginx_port: node-primal made this image with nginx_port = 8080 (recorded in /etc/node-primal/manifest.json), this build has 8081"; !strings.Contains(out, want) {
+			t.Errorf("the failed build's output lacks %q", want)
+		}
+		if got := tgt.MustRun(t, "ls /home/admin/app/releases"); got != releases {
+			t.Errorf("the refused build touched the releases: %q, was %q", got, releases)
+		}
+	})
 
 	// An app that never answers fails the build, showing its last log lines.
 	ph.run("carnivore packer build (unhealthy app)", func() {

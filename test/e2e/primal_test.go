@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/test/nodemirror"
 	"github.com/nodebake/packer-plugin-node/test/sandbox"
 )
@@ -84,7 +85,9 @@ func TestPrimalOnSandbox(t *testing.T) {
 		"] wait for the dpkg lock: done in",
 		`node-primal: node_version "22" is v` + nodeNew,
 		"sha256 ", "verified against SHASUMS256.txt",
-		"node-primal: [2/3] precache production dependencies in /home/admin/app/precache: done in",
+		"node-primal: precache miss: no manifest at /etc/node-primal/manifest.json",
+		"node-primal: [1/3] precache production dependencies in /home/admin/app/precache (miss: no manifest at /etc/node-primal/manifest.json): done in",
+		"node-primal: [3/3] record what this image holds in /etc/node-primal/manifest.json: done in",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("build output lacks %q", want)
@@ -149,12 +152,11 @@ func TestPrimalOnSandbox(t *testing.T) {
 	if !strings.Contains(out, "no lockfile: npm install resolves versions now") {
 		t.Error("the build without a lockfile did not use npm install")
 	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(tgt.MustRun(t, "cat /home/admin/app/precache/manifest.json")), &m); err != nil {
-		t.Fatal(err)
+	if !strings.Contains(out, "precache miss: precache.lockfile_sha256: image ") {
+		t.Error("the build without a lockfile did not name the lockfile as what changed")
 	}
-	if m["lockfile"] != nil || m["lockfile_sha256"] != nil {
-		t.Errorf("manifest without a lockfile = %v; want lockfile and lockfile_sha256 null", m)
+	if m := readManifest(t, tgt); m.Precache == nil || m.Precache.Lockfile != "" || m.Precache.LockfileSHA256 != "" || len(m.Precache.PackageJSONSHA256) != 64 {
+		t.Errorf("manifest without a lockfile = %+v; want no lockfile and package.json's sha256", m.Precache)
 	}
 	expectOn(t, tgt, "test -d /home/admin/app/precache/node_modules/express && echo yes", "yes")
 
@@ -208,6 +210,16 @@ func TestPrimalDistroIptables(t *testing.T) {
 	checkRedirect(t, tgt)
 }
 
+// readManifest reads node-primal's manifest on the target.
+func readManifest(t *testing.T, tgt *sandbox.Target) *precache.Manifest {
+	t.Helper()
+	m, err := precache.ParseManifest([]byte(tgt.MustRun(t, "cat "+precache.ManifestPath)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func expectOn(t *testing.T, tgt *sandbox.Target, cmd, want string) {
 	t.Helper()
 	got, err := tgt.Run(cmd)
@@ -251,15 +263,14 @@ func checkPrimal(t *testing.T, tgt *sandbox.Target, node, lockSHA string) {
 	expectOn(t, tgt, "nft list tables | grep -c node_primal", "1")
 	checkRedirect(t, tgt)
 
-	// The precache and its manifest.
-	var m map[string]any
-	if err := json.Unmarshal([]byte(tgt.MustRun(t, "cat /home/admin/app/precache/manifest.json")), &m); err != nil {
-		t.Fatalf("manifest: %v", err)
+	// The precache and the manifest, read with the type node-carnivore reads it with.
+	m := readManifest(t, tgt)
+	if m.Precache == nil || m.Precache.Lockfile != "package-lock.json" || m.Precache.LockfileSHA256 != lockSHA ||
+		m.Precache.Dir != "/home/admin/app/precache" || m.NodeVersion != "v"+node || m.NpmVersion == "" || m.Created == "" ||
+		m.PluginVersion == "" || m.InstanceUser != "admin" || m.PublicPort != 80 || m.NginxPort != 8080 {
+		t.Errorf("manifest = %+v (precache %+v); want lockfile_sha256 %s, node v%s, admin, 80 and 8080", m, m.Precache, lockSHA, node)
 	}
-	if m["lockfile"] != "package-lock.json" || m["lockfile_sha256"] != lockSHA || m["node_version"] != "v"+node ||
-		m["npm_version"] == "" || m["created"] == "" || m["plugin_version"] == "" {
-		t.Errorf("manifest = %v; want lockfile_sha256 %s and node v%s", m, lockSHA, node)
-	}
+	expectOn(t, tgt, "stat -c '%U %a' "+precache.ManifestPath, "root 644")
 	expectOn(t, tgt, "test -f /home/admin/app/precache/node_modules/express/package.json && echo yes", "yes")
 	expectOn(t, tgt, "test -e /home/admin/app/precache/node_modules/left-pad || echo 'no dev dependencies'", "no dev dependencies")
 	expectOn(t, tgt, "find /home/admin/app ! -user admin | wc -l", "0")
@@ -280,7 +291,7 @@ for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:8080/ && exit 0; sl
 // exist, what they hold, owners, rules, enabled units, installed packages.
 const snapshot = `set -e
 ls -1 /etc/sysctl.d /etc/nginx/sites-enabled /etc/nftables.d /tmp /usr/local/bin /usr/local/lib/nodejs
-sha256sum /etc/sysctl.d/60-node-primal.conf /etc/nftables.conf /etc/environment /home/admin/app/precache/manifest.json
+sha256sum /etc/sysctl.d/60-node-primal.conf /etc/nftables.conf /etc/environment /etc/node-primal/manifest.json
 sort /etc/sysctl.d/60-node-primal.conf | uniq -d
 nft list ruleset
 find /etc/systemd/system /etc/rc*.d -name '*nginx*' -o -name '*nftables*' | sort

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/test/nodemirror"
 	"github.com/nodebake/packer-plugin-node/test/vm"
 )
@@ -114,8 +115,12 @@ func TestVMChain(t *testing.T) {
 		checkPrimalVM(t, m, nodemirror.Node22)
 		// The precache of the example app's dependencies, for its lockfile.
 		lockSHA := sha256File(t, filepath.Join(repoRoot(t), "example", "app", "package-lock.json"))
-		if got, err := m.Run("grep -c '\"lockfile_sha256\": \"" + lockSHA + "\"' /home/admin/app/precache/manifest.json"); err != nil || strings.TrimSpace(got) != "1" {
-			t.Errorf("the precache manifest does not record example/app's lockfile sha256 %s: %q %v", lockSHA, got, err)
+		out, err := m.Run("cat " + precache.ManifestPath)
+		if err != nil {
+			t.Fatalf("the primal image has no manifest: %v", err)
+		}
+		if man, err := precache.ParseManifest([]byte(out)); err != nil || man.Precache == nil || man.Precache.LockfileSHA256 != lockSHA {
+			t.Errorf("the manifest does not record example/app's lockfile sha256 %s: %s %v", lockSHA, out, err)
 		}
 		if err := m.Stop(); err != nil {
 			t.Fatal(err)
@@ -147,7 +152,7 @@ func TestVMChain(t *testing.T) {
 		}
 	})
 	for _, want := range []string{
-		"precache hit: package-lock.json sha256",
+		"precache hit: package-lock.json (sha256 ",
 		"health check http://127.0.0.1:80/healthz",
 		"Gracefully halting virtual machine...",
 	} {
