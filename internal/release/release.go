@@ -37,8 +37,8 @@ type data struct {
 	Current, Incoming, EnvIncoming string
 	HasEnv                         bool
 	// For Dependencies.
-	Precache, Verdict string
-	Hit, HasLockfile  bool
+	Precache         string
+	Hit, HasLockfile bool
 }
 
 func (l Layout) data() data {
@@ -66,10 +66,11 @@ func Unpack(l Layout, describe string, open func() io.ReadCloser, envJSON []byte
 // verdict says: on a hit, copied from the precache in precacheDir, with no
 // registry request; on a miss, installed by npm (npm ci with a lockfile)
 // with the npm cache warm from the base image, so only what changed is
-// fetched. The step's name and output say which, and why.
+// fetched. The step's name says which; node-carnivore prints the verdict,
+// and why, before the plan runs.
 func Dependencies(l Layout, precacheDir string, v precache.Verdict, hasLockfile bool) plan.Step {
 	d := l.data()
-	d.Precache, d.Verdict, d.Hit, d.HasLockfile = precacheDir, "precache "+v.String(), v.Hit, hasLockfile
+	d.Precache, d.Hit, d.HasLockfile = precacheDir, v.Hit, hasLockfile
 	name := "install the app's dependencies with npm (precache miss)"
 	if v.Hit {
 		name = "copy the app's dependencies from the precache (precache hit)"

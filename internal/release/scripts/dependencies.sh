@@ -1,5 +1,4 @@
 rel=$(cat {{q .Incoming}})
-echo {{q .Verdict}}
 {{- if .Hit}}
 echo "reusing "{{q .Precache}}"/node_modules: no registry request"
 as_user cp -a {{q .Precache}}/node_modules "$rel/node_modules"
