@@ -10,6 +10,7 @@ package core
 
 import (
 	"path"
+	"time"
 
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/validate"
@@ -19,6 +20,9 @@ import (
 const (
 	DefaultPublicPort = 80
 	DefaultNginxPort  = 8080
+	// DefaultDpkgLockTimeout is how long apt waits for the dpkg lock unless
+	// node-primal's dpkg_lock_timeout says otherwise.
+	DefaultDpkgLockTimeout = 10 * time.Minute
 )
 
 // Config holds the settings both provisioners take. node-primal records

@@ -80,7 +80,3 @@ func (c *Config) Prelude(f Facts, lock time.Duration) string {
 		Node: nodejs.Bin, CABundle: cacerts.Bundle, DpkgLockTimeout: lock,
 	}.Render()
 }
-
-// DefaultDpkgLockTimeout is how long apt waits for the dpkg lock unless
-// node-primal's dpkg_lock_timeout says otherwise.
-const DefaultDpkgLockTimeout = 10 * time.Minute
