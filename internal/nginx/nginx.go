@@ -1,5 +1,5 @@
-// Package nginx holds the steps that install nginx and prepare it to run as
-// the instance user (nginx workers run as that user and write its logs).
+// Package nginx holds the steps that install, enable and configure nginx,
+// and keep its logs out of the app user's reach.
 package nginx
 
 import (
@@ -24,14 +24,15 @@ func EnableAtBoot() plan.Step {
 	}
 }
 
-// OwnLogs makes the log directory, and the logs already in it, belong to
-// user (validated by the caller), keeping the adm group so that log readers
-// keep access, so nginx running as the instance user can reopen its logs.
-func OwnLogs(user string) plan.Step {
+// ProtectLogs keeps the log directory and its logs root's, readable by
+// group adm (the Debian way to give log readers access), and undoes an
+// earlier build's chown to the app user: an app user owning the directory
+// could gain root through nginx's log reopening (CVE-2016-1247).
+func ProtectLogs() plan.Step { return protectLogs(LogDir) }
+
+func protectLogs(dir string) plan.Step {
 	return plan.Step{
-		Name: "nginx log dir owned by " + user,
-		Script: shell.MustRender(scripts, "scripts/own-logs.sh", struct{ User, Dir string }{
-			user, LogDir,
-		}),
+		Name:   "nginx logs owned by root:adm, not the app's user",
+		Script: shell.MustRender(scripts, "scripts/protect-logs.sh", struct{ Dir string }{dir}),
 	}
 }

@@ -2,6 +2,7 @@ package nginx
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestStepsGolden(t *testing.T) {
 		step plan.Step
 	}{
 		{"enable", EnableAtBoot()},
-		{"own-logs", OwnLogs("admin")},
+		{"protect-logs", ProtectLogs()},
 		{"configure", Configure(site.Name, render(t, "nginx.conf"), render(t, "site.conf"))},
 	} {
 		t.Run(c.name, func(t *testing.T) { golden.Steps(t, c.name, c.step) })
@@ -101,5 +102,40 @@ func TestTemplateCheck(t *testing.T) {
 				t.Errorf("error %q does not name %s", err, c.err)
 			}
 		})
+	}
+}
+
+// TestProtectLogsUndoesAnAppUsersOwnership runs the step's script for real
+// on a log directory an earlier build gave to an unprivileged user: the
+// directory and its logs go back to root:adm, so that user can no longer
+// swap a log for a symlink (CVE-2016-1247).
+func TestProtectLogsUndoesAnAppUsersOwnership(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown to root:adm needs root; CI runs as root")
+	}
+	dir := filepath.Join(t.TempDir(), "nginx")
+	if err := os.Mkdir(dir, 0o775); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "error.log")
+	if err := os.WriteFile(log, []byte("x\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir, log} {
+		if out, err := exec.Command("chown", "nobody", p).CombinedOutput(); err != nil {
+			t.Fatalf("chown: %v %s", err, out)
+		}
+	}
+	if out, err := exec.Command("/bin/sh", "-c", golden.Prelude+protectLogs(dir).Script).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for p, want := range map[string]string{dir: "root:adm 755", log: "root:adm 640"} {
+		out, err := exec.Command("stat", "-c", "%U:%G %a", p).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(string(out)); got != want {
+			t.Errorf("%s is %s; want %s", p, got, want)
+		}
 	}
 }

@@ -39,7 +39,7 @@ func (c *Config) SystemPlan(f core.Facts) (plan.Plan, error) {
 		apt.Install("install base packages", append(append([]string(nil), c.Packages...), c.ExtraPackages...)),
 		apt.Install("install nginx", []string{"nginx"}),
 		nginx.EnableAtBoot(),
-		nginx.OwnLogs(f.User),
+		nginx.ProtectLogs(),
 		sysctl.Persist(SysctlFile, c.sysctlSettings()),
 		firewall.Redirect(firewall.Resolve(c.FirewallBackend, f.Iptables), c.PublicPort, c.NginxPort),
 	)

@@ -144,7 +144,7 @@ func TestPlanStepNames(t *testing.T) {
 		"install base packages",
 		"install nginx",
 		"enable nginx at boot",
-		"nginx log dir owned by admin",
+		"nginx logs owned by root:adm, not the app's user",
 		"persist kernel settings in /etc/sysctl.d/60-node-primal.conf",
 		"redirect port 80 to 8080 (nftables, persisted)",
 		"install Node.js installer prerequisites",

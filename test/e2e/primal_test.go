@@ -244,8 +244,9 @@ func checkPrimal(t *testing.T, tgt *sandbox.Target, node, lockSHA string) {
 	expectOn(t, tgt, "grep -c '^net.ipv4.ip_forward = 1$' /etc/sysctl.d/60-node-primal.conf", "1")
 	expectOn(t, tgt, "sysctl -n net.ipv4.tcp_slow_start_after_idle", "0")
 	expectOn(t, tgt, "sysctl -n net.ipv4.ip_forward", "1")
-	expectOn(t, tgt, "stat -c %U /var/log/nginx", "admin")
-	expectOn(t, tgt, "find /var/log/nginx -type f ! -user admin | wc -l", "0")
+	// The log directory stays root's (CVE-2016-1247), readable by adm.
+	expectOn(t, tgt, "stat -c '%U:%G %a' /var/log/nginx", "root:adm 755")
+	expectOn(t, tgt, "find /var/log/nginx -user admin | wc -l", "0")
 	expectOn(t, tgt, "ls -d /tmp/packer-node.* /run/node-primal/npmrc 2>/dev/null | wc -l", "0")
 
 	// Node.js for every user, in non-interactive shells with no profile,

@@ -41,8 +41,8 @@ func checkPrimalVM(t *testing.T, m *vm.VM, node string) {
 	expect("test -f /etc/sysctl.d/60-node-primal.conf && echo present", "present")
 	expect("grep -c '^net.ipv4.tcp_slow_start_after_idle = 0$' /etc/sysctl.d/60-node-primal.conf", "1")
 	expect("/usr/sbin/sysctl -n net.ipv4.tcp_slow_start_after_idle", "0")
-	expect("stat -c %U /var/log/nginx", "admin")
-	expect("sudo -n find /var/log/nginx -type f ! -user admin | wc -l", "0")
+	expect("stat -c '%U:%G %a' /var/log/nginx", "root:adm 755")
+	expect("sudo -n find /var/log/nginx -user admin | wc -l", "0")
 	expect("ls -d /tmp/packer-node.* /run/node-primal/npmrc 2>/dev/null | wc -l", "0")
 	expect("env -i /bin/sh -c 'node --version'", "v"+node)
 
