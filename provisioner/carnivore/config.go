@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -175,6 +176,8 @@ func (c *Config) Validate(add core.AddFunc) {
 	}
 	if !validRelPath(c.StaticRoot) {
 		add("static_root", "%q is not a relative path inside source", c.StaticRoot)
+	} else if path.Clean(c.StaticRoot) == "." {
+		add("static_root", "%q is the app's root: nginx would serve its sources and .env.json; name the directory of public files, such as .bin/public", c.StaticRoot)
 	}
 	for i, h := range c.ServerName {
 		if h != "_" && (!hostRE.MatchString(h) || len(h) > 253) {

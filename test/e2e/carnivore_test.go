@@ -214,6 +214,10 @@ func checkCarnivore(t *testing.T, tgt *sandbox.Target) {
 	expectOn(t, tgt, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:80/healthz", "200")
 	expectOn(t, tgt, "curl -s http://127.0.0.1:80/hello.txt", "a static file, served by nginx")
 	expectOn(t, tgt, "stat -c '%a %U' /home/admin/app/server/.env.json", "600 admin")
+	// No dotfile is ever served, by nginx or through the app.
+	for _, p := range []string{"/.env.json", "/.git/config", "/.bin/public/hello.txt", "/sub/.npmrc"} {
+		expectOn(t, tgt, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:80"+p, "403")
+	}
 	expectOn(t, tgt, "test -e /etc/nginx/sites-enabled/default || echo gone", "gone")
 	expectOn(t, tgt, "grep -c 'server_name example.test www.example.test;' /etc/nginx/sites-enabled/example-production.conf", "1")
 	expectOn(t, tgt, "find /home/admin/app/server/ ! -user admin | wc -l", "0")
