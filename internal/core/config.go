@@ -9,7 +9,9 @@
 package core
 
 import (
+	"fmt"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/nodebake/packer-plugin-node/internal/precache"
@@ -44,6 +46,9 @@ type Config struct {
 	NginxPort int `mapstructure:"nginx_port" required:"false"`
 	// Where the precache of the app's production dependencies is on the
 	// image. Defaults to `app/precache` in the instance user's home.
+	// node-primal empties it and gives it to the instance user, so it
+	// cannot be a system directory (`/`, `/etc`, `/usr`, `/var`, anything
+	// under `/etc` or `/usr/lib`, …) nor the instance user's home.
 	PrecacheDir string `mapstructure:"precache_dir" required:"false"`
 	// The npm registry to install from. Defaults to npm's own setting on
 	// the image.
@@ -89,6 +94,8 @@ func (c *Config) Validate(add AddFunc) {
 	if c.PrecacheDir != "" {
 		if err := validate.AbsPath(c.PrecacheDir); err != nil {
 			add("precache_dir", "%v", err)
+		} else if err := validate.NotSystemDir(c.PrecacheDir); err != nil {
+			add("precache_dir", "%v: node-primal empties it and gives it to the instance user", err)
 		}
 	}
 	if c.NpmRegistry != "" {
@@ -124,6 +131,16 @@ func (c *Config) Env() map[string]string {
 		}
 	}
 	return env
+}
+
+// CheckPrecacheDir refuses a precache directory that is the instance user's
+// home or holds it, which only the machine's facts tell.
+func (c *Config) CheckPrecacheDir(f Facts) error {
+	dir := c.PrecacheDirFor(f.Home)
+	if dir == f.Home || strings.HasPrefix(f.Home, dir+"/") {
+		return fmt.Errorf("precache_dir: %s is %s's home or holds it: node-primal empties it; use a directory of its own, such as %s", dir, f.User, path.Join(f.Home, "app", "precache"))
+	}
+	return nil
 }
 
 // PrecacheDirFor is the precache directory for an instance user whose home

@@ -38,6 +38,14 @@ func TestValidate(t *testing.T) {
 		{"ports", Config{PublicPort: 70000, NginxPort: -1}, []string{"public_port: 70000 is not a TCP port", "nginx_port: -1 is not a TCP port"}},
 		{"same ports", Config{PublicPort: 8080}, []string{"nginx_port: must differ from public_port (8080)"}},
 		{"relative precache", Config{PrecacheDir: "app/precache"}, []string{"precache_dir:"}},
+		{"precache in /etc", Config{PrecacheDir: "/etc"}, []string{"precache_dir: /etc is in the system directory /etc"}},
+		{"precache under /usr/lib", Config{PrecacheDir: "/usr/lib/node"}, []string{"precache_dir: /usr/lib/node is in the system directory /usr/lib"}},
+		{"precache is /", Config{PrecacheDir: "/"}, []string{"precache_dir:"}},
+		{"precache is /var", Config{PrecacheDir: "/var"}, []string{"precache_dir: /var is a system directory"}},
+		{"precache is /home", Config{PrecacheDir: "/home"}, []string{"precache_dir: /home is a system directory"}},
+		{"precache in /run (gone at boot)", Config{PrecacheDir: "/run/precache"}, []string{"precache_dir:"}},
+		{"precache in /srv/app is fine", Config{PrecacheDir: "/srv/app/precache"}, nil},
+		{"precache in /var/lib/app is fine", Config{PrecacheDir: "/var/lib/app/precache"}, nil},
 		{"registry with credentials", Config{NpmRegistry: "https://u:p@r.test/"}, []string{"npm_registry:"}},
 		{"proxy not a URL", Config{HTTPSProxy: "proxy:3128"}, []string{"https_proxy:"}},
 		{"no_proxy injection", Config{NoProxy: "a;b"}, []string{"no_proxy:"}},
@@ -84,5 +92,23 @@ func TestEnvAndPrecacheDir(t *testing.T) {
 	c.PrecacheDir = "/srv/precache"
 	if got := c.PrecacheDirFor("/home/admin"); got != "/srv/precache" {
 		t.Errorf("precache dir = %q", got)
+	}
+}
+
+func TestCheckPrecacheDir(t *testing.T) {
+	f := Facts{User: "admin", Home: "/home/admin"}
+	for dir, bad := range map[string]bool{
+		"":                         false, // the default, ~/app/precache
+		"/home/admin":              true,
+		"/home/admin/app/precache": false,
+		"/srv/precache":            false,
+	} {
+		err := (&Config{PrecacheDir: dir}).CheckPrecacheDir(f)
+		if (err != nil) != bad {
+			t.Errorf("precache_dir %q: error %v; want refused = %v", dir, err, bad)
+		}
+		if err != nil && !strings.Contains(err.Error(), "precache_dir: /home/admin is admin's home or holds it") {
+			t.Errorf("precache_dir %q: error %q does not name the home", dir, err)
+		}
 	}
 }

@@ -48,9 +48,12 @@ func Prepare(pluginType string, s Settings, ctx *interpolate.Context, raws ...in
 
 // Start begins a provisioner's run: the runner that reports to ui as name,
 // with the build's environment and secrets scrubbed, and the machine's
-// facts.
+// facts, checked against the settings only they can be checked against.
 func (c *Config) Start(ctx context.Context, name string, ui packersdk.Ui, comm packersdk.Communicator, secrets []string, generatedData map[string]interface{}) (*runner.Runner, Facts, error) {
 	r := &runner.Runner{UI: ui, Comm: comm, Name: name, Env: c.Env(), Secrets: secrets}
 	f, err := c.ReadFacts(ctx, r, generatedData)
+	if err == nil {
+		err = c.CheckPrecacheDir(f)
+	}
 	return r, f, err
 }

@@ -54,3 +54,31 @@ func NoProxy(s string) error {
 	}
 	return nil
 }
+
+// systemTrees are directories whose whole tree belongs to the system.
+var systemTrees = []string{"/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+	"/run", "/sbin", "/sys", "/tmp", "/usr/bin", "/usr/include", "/usr/lib", "/usr/libexec", "/usr/sbin",
+	"/usr/share", "/usr/local/bin", "/usr/local/sbin", "/usr/local/lib", "/var/lib/dpkg", "/var/lib/apt",
+	"/var/log", "/var/tmp", "/var/spool", "/var/mail", "/root"}
+
+// systemDirs are directories that hold others' files, though a directory
+// inside them may be an app's own (/srv/app, /opt/app, /var/lib/app).
+var systemDirs = []string{"/", "/home", "/media", "/mnt", "/opt", "/srv", "/usr", "/usr/local", "/var",
+	"/var/lib", "/var/cache", "/var/opt", "/var/www"}
+
+// NotSystemDir refuses a clean absolute path that is a system directory or
+// inside one, where a step that empties and chowns its directory would
+// break the machine.
+func NotSystemDir(p string) error {
+	for _, d := range systemDirs {
+		if p == d {
+			return fmt.Errorf("%s is a system directory", p)
+		}
+	}
+	for _, d := range systemTrees {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return fmt.Errorf("%s is in the system directory %s", p, d)
+		}
+	}
+	return nil
+}

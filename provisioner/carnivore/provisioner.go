@@ -47,7 +47,9 @@ type Config struct {
 	// behind nginx. Defaults to `3000`.
 	AppPort int `mapstructure:"app_port" required:"false"`
 	// Directory of static files nginx serves itself, relative to `source`.
-	// Defaults to `.bin/public`.
+	// Defaults to `.bin/public`. It cannot be `source` itself, which holds
+	// the sources and `.env.json`; nginx never serves a path with a dotfile
+	// or dot-directory in it (except `/.well-known/`).
 	StaticRoot string `mapstructure:"static_root" required:"false"`
 	// Host names nginx answers to. Defaults to `["_"]` (any).
 	ServerName []string `mapstructure:"server_name" required:"false"`
