@@ -31,27 +31,65 @@ func TestStepsGolden(t *testing.T) {
 	}
 }
 
-// TestInstallOnlyMissing runs the install script with a fake dpkg-query
-// (only git is installed) and a fake apt_install: a pinned package is
-// looked up by its bare name and installed with its pin.
-func TestInstallOnlyMissing(t *testing.T) {
-	bin := t.TempDir()
-	log := filepath.Join(bin, "queried")
-	fake := "#!/bin/sh\necho \"$4\" >> " + log + "\n[ \"$4\" = git ] && printf 'install ok installed'\nexit 0\n"
-	if err := os.WriteFile(filepath.Join(bin, "dpkg-query"), []byte(fake), 0o755); err != nil {
+// fakeDpkg is a dpkg-query and an apt_install over a directory of
+// installed versions (one file a package), so the install script runs for
+// real: apt_install installs what it is asked, at the pinned version or at
+// "new" (or, with keep, installs nothing, as a held package does).
+func fakeDpkg(t *testing.T, installed map[string]string, keep bool) (script string, state string) {
+	t.Helper()
+	bin, state := t.TempDir(), t.TempDir()
+	for name, v := range installed {
+		os.WriteFile(filepath.Join(state, name), []byte(v), 0o644)
+	}
+	query := "#!/bin/sh\nf=" + state + "/$4\n[ -f \"$f\" ] && printf 'install ok installed %s' \"$(cat \"$f\")\"\nexit 0\n"
+	if err := os.WriteFile(filepath.Join(bin, "dpkg-query"), []byte(query), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	script := "PATH=" + bin + ":$PATH\napt_install() { echo \"apt_install $*\"; }\n" + Install("x", pinned).Script
-	out, err := exec.Command("/bin/sh", "-eu", "-c", script).CombinedOutput()
+	install := `apt_install() {
+  echo "apt_install $*"
+  [ -z "` + map[bool]string{true: "keep", false: ""}[keep] + `" ] || return 0
+  for p in "$@"; do
+    case $p in
+    --*) ;;
+    *=*) echo "${p#*=}" > ` + state + `/"${p%%=*}" ;;
+    *) echo new > ` + state + `/"${p%%/*}" ;;
+    esac
+  done
+}
+`
+	return "PATH=" + bin + ":$PATH\n" + install, state
+}
+
+// TestInstallOnlyMissing: installed packages are left alone, a package
+// pinned to a version is installed when another version is there, a
+// release pin always goes to apt.
+func TestInstallOnlyMissing(t *testing.T) {
+	pre, _ := fakeDpkg(t, map[string]string{"git": "1:2.39.2-1.1", "curl": "7.88.1-10+deb12u5"}, false)
+	out, err := exec.Command("/bin/sh", "-eu", "-c", pre+Install("x", pinned).Script).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if want := "apt_install curl=7.88.1-10+deb12u8 nginx/bookworm-backports g++\n"; !strings.HasSuffix(string(out), want) {
-		t.Errorf("output:\n%s\nwant it to end with %q", out, want)
+	if want := "apt_install --allow-downgrades curl=7.88.1-10+deb12u8 nginx/bookworm-backports g++\n"; !strings.Contains(string(out), want) {
+		t.Errorf("output:\n%s\nwant %q", out, want)
 	}
-	queried, _ := os.ReadFile(log)
-	if got, want := string(queried), "git\ncurl\nnginx\ng++\n"; got != want {
-		t.Errorf("dpkg-query was asked about %q; want %q", got, want)
+	// A second run finds the pinned version there.
+	pre, _ = fakeDpkg(t, map[string]string{"git": "1", "curl": "7.88.1-10+deb12u8", "g++": "4:12.2.0-3"}, false)
+	out, err = exec.Command("/bin/sh", "-eu", "-c", pre+Install("x", []string{"git", "curl=7.88.1-10+deb12u8", "g++"}).Script).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "already installed") {
+		t.Errorf("a satisfied pin was installed again: %v\n%s", err, out)
+	}
+}
+
+// TestInstallFailsWhenAPinIsNotHonoured: when apt leaves another version
+// (a held package), the step fails naming the package and both versions.
+func TestInstallFailsWhenAPinIsNotHonoured(t *testing.T) {
+	pre, _ := fakeDpkg(t, map[string]string{"curl": "7.88.1-10+deb12u5"}, true)
+	out, err := exec.Command("/bin/sh", "-eu", "-c", pre+Install("x", []string{"curl=7.88.1-10+deb12u8"}).Script).CombinedOutput()
+	if err == nil {
+		t.Fatalf("a pin apt did not honour passed:\n%s", out)
+	}
+	if want := "package curl: version 7.88.1-10+deb12u8 was asked for, but 7.88.1-10+deb12u5 is installed"; !strings.Contains(string(out), want) {
+		t.Errorf("output:\n%s\nwant %q", out, want)
 	}
 }
 

@@ -40,7 +40,9 @@ type Config struct {
 	// Debian packages to install. Defaults to
 	// `["git", "make", "g++", "graphicsmagick", "curl"]`. Setting it replaces
 	// the defaults; use `extra_packages` to add to them. A name may carry a
-	// version (`curl=7.88.1-10+deb12u8`) or a release (`curl/bookworm-backports`).
+	// version (`curl=7.88.1-10+deb12u8`: installed at exactly that version,
+	// downgrading if need be, or the build fails naming it) or a release
+	// (`curl/bookworm-backports`: that release's version).
 	Packages []string `mapstructure:"packages" required:"false"`
 	// Debian packages to install in addition to `packages`.
 	ExtraPackages []string `mapstructure:"extra_packages" required:"false"`
