@@ -4,11 +4,17 @@ export NVM_DIR={{q .Dir}}
 export NVM_NODEJS_ORG_MIRROR={{q .Mirror}}
 # nvm.sh reads unset variables; it cannot run under set -u.
 set +u
-if [ -s "$NVM_DIR/nvm.sh" ] && [ "$(. "$NVM_DIR/nvm.sh" && nvm --version)" = {{q .NvmVersion}} ]; then
+# `nvm --version` prints the release without its "v" (0.40.1 for v0.40.1).
+if [ -s "$NVM_DIR/nvm.sh" ] && [ "v$(. "$NVM_DIR/nvm.sh" && nvm --version)" = {{q .NvmVersion}} ]; then
   echo "nvm "{{q .NvmVersion}}" is already installed in $NVM_DIR"
 else
   mkdir -p "$NVM_DIR"
-  curl -fsSL --retry 3 {{q .InstallURL}} | PROFILE=/dev/null bash
+  # Downloaded whole before it runs: a failed or cut download fails the
+  # step here, instead of feeding bash half a script.
+  installer=$(mktemp)
+  trap 'rm -f "$installer"' EXIT
+  curl -fsSL --retry 3 -o "$installer" {{q .InstallURL}}
+  PROFILE=/dev/null bash "$installer"
 fi
 . "$NVM_DIR/nvm.sh"
 nvm install {{q .Spec}}
