@@ -50,8 +50,9 @@ func (c *Config) SetDefaults() {
 	if len(c.ServerName) == 0 {
 		c.ServerName = []string{"_"}
 	}
-	if c.NginxWorkers == 0 {
-		c.NginxWorkers = 4
+	if c.NginxWorkers == nil {
+		four := 4
+		c.NginxWorkers = &four
 	}
 	if c.ServiceManager == "" {
 		c.ServiceManager = "auto"
@@ -184,8 +185,8 @@ func (c *Config) Validate(add core.AddFunc) {
 			add(fmt.Sprintf("server_name[%d]", i), "%q is not a host name (lowercase labels of letters, digits and -, optionally *. first, or _)", h)
 		}
 	}
-	if c.NginxWorkers < 0 || c.NginxWorkers > 1024 {
-		add("nginx_workers", "%d is not a number of workers (1-1024, or 0 for auto)", c.NginxWorkers)
+	if n := *c.NginxWorkers; n < 0 || n > 1024 {
+		add("nginx_workers", "%d is not a number of workers (1-1024, or 0 for auto)", n)
 	}
 	if c.AppPort < 1 || c.AppPort > 65535 {
 		add("app_port", "%d is not a TCP port (1-65535)", c.AppPort)
@@ -208,10 +209,11 @@ func (c *Config) Validate(add core.AddFunc) {
 }
 
 func (c *Config) workers() string {
-	if c.NginxWorkers == 0 {
+	// 0 asks nginx for one worker per CPU. A pointer tells it from unset.
+	if *c.NginxWorkers == 0 {
 		return "auto"
 	}
-	return strconv.Itoa(c.NginxWorkers)
+	return strconv.Itoa(*c.NginxWorkers)
 }
 
 // secrets are the env file's string values, scrubbed from all output.

@@ -32,7 +32,7 @@ func TestPrepareDefaults(t *testing.T) {
 	}
 	c := p.config
 	if c.Environment != "production" || c.Entrypoint != "cluster.js" || c.AppPort != 3000 || c.StaticRoot != ".bin/public" ||
-		c.NginxWorkers != 4 || c.NginxPort != 8080 || c.PublicPort != 80 || c.ServiceManager != "auto" ||
+		*c.NginxWorkers != 4 || c.NginxPort != 8080 || c.PublicPort != 80 || c.ServiceManager != "auto" ||
 		strings.Join(c.ServerName, ",") != "_" || strings.Join(c.Exclude, ",") != ".git,node_modules" ||
 		c.HealthPath != "/" || c.HealthStatus != 200 || c.HealthTimeout.String() != "1m0s" {
 		t.Errorf("defaults = %+v", c)
@@ -42,6 +42,23 @@ func TestPrepareDefaults(t *testing.T) {
 	}
 	if c.serviceName() != "example-production" {
 		t.Errorf("service name = %q", c.serviceName())
+	}
+}
+
+// TestNginxWorkersZeroIsAuto: 0 is documented as nginx's `auto`, unset as 4.
+func TestNginxWorkersZeroIsAuto(t *testing.T) {
+	for raw, want := range map[interface{}]string{0: "auto", 2: "2", nil: "4"} {
+		extra := map[string]interface{}{}
+		if raw != nil {
+			extra["nginx_workers"] = raw
+		}
+		var p Provisioner
+		if err := p.Prepare(base(extra)); err != nil {
+			t.Fatal(err)
+		}
+		if got := p.config.workers(); got != want {
+			t.Errorf("nginx_workers = %v gives worker_processes %s; want %s", raw, got, want)
+		}
 	}
 }
 

@@ -55,7 +55,7 @@ type Config struct {
 	ServerName []string `mapstructure:"server_name" required:"false"`
 	// nginx worker processes: a number, or 0 for `auto`. Defaults to `4`,
 	// the original recipe's.
-	NginxWorkers int `mapstructure:"nginx_workers" required:"false"`
+	NginxWorkers *int `mapstructure:"nginx_workers" required:"false"`
 	// Local path of a text/template file that replaces the built-in
 	// `nginx.conf`. It is rendered with the same data: `.Name`, `.User`,
 	// `.Workers`, `.ServerNames`, `.StaticRoot`, `.AppPort`, `.NginxPort`,
