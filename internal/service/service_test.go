@@ -1,6 +1,11 @@
 package service
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +86,49 @@ func TestHealthGateGolden(t *testing.T) {
 				t.Errorf("the deadline is not %q", c.seconds)
 			}
 		})
+	}
+}
+
+// runHealthGate runs the health gate's script for real against url, with a
+// PATH that has no curl (only date, sleep and tail), and this machine's node.
+func runHealthGate(t *testing.T, url string, status int, timeout time.Duration) (string, error) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("no node on this machine to run the health gate with")
+	}
+	bin := t.TempDir()
+	for _, tool := range []string{"date", "sleep", "tail"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(p, filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := golden.Prelude + "PATH=" + bin + "\nnode_bin=" + node + "\n" + HealthGate("probe", url, status, timeout).Script
+	out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput()
+	return string(out), err
+}
+
+// TestHealthGateNeedsNoCurl: the gate asks with node, which every image
+// made by node-primal has; an image without curl passes when the app
+// answers, and fails naming the last status when it answers otherwise.
+func TestHealthGateNeedsNoCurl(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	if out, err := runHealthGate(t, srv.URL+"/healthz", 204, 5*time.Second); err != nil || !strings.Contains(out, "answered 204") {
+		t.Errorf("a healthy app failed the gate: %v\n%s", err, out)
+	}
+	out, err := runHealthGate(t, srv.URL+"/broken", 200, time.Second)
+	if err == nil || !strings.Contains(out, "did not answer 200 within 1s (last answer: 500)") {
+		t.Errorf("an app answering 500 passed or was misreported: %v\n%s", err, out)
 	}
 }
