@@ -216,19 +216,37 @@ func (c *Config) workers() string {
 	return strconv.Itoa(*c.NginxWorkers)
 }
 
-// secrets are the env file's string values, scrubbed from all output.
+// Secrets are the env file's values, strings and numbers alike, scrubbed
+// from all output. Values the build shows anyway (the environment, the
+// app's name, ports, host names) are left alone: redacting "production"
+// everywhere would hide the log's meaning and protect nothing.
 func (c *Config) Secrets() []string {
-	var obj map[string]any
-	if json.Unmarshal(c.envJSON, &obj) != nil {
+	if c.envJSON == nil {
 		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(c.envJSON)))
+	dec.UseNumber() // 123456 stays "123456", not 123456.0
+	var obj map[string]any
+	if dec.Decode(&obj) != nil {
+		return nil
+	}
+	public := map[string]bool{"true": true, "false": true, "null": true,
+		c.Environment: true, c.AppName: true, c.serviceName(): true, c.Entrypoint: true,
+		strconv.Itoa(c.AppPort): true, strconv.Itoa(c.NginxPort): true, strconv.Itoa(c.PublicPort): true}
+	for _, h := range c.ServerName {
+		public[h] = true
 	}
 	var out []string
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {
 		case string:
-			if len(v) >= 4 {
+			if len(v) >= 4 && !public[v] {
 				out = append(out, v)
+			}
+		case json.Number:
+			if len(v) >= 4 && !public[v.String()] {
+				out = append(out, v.String())
 			}
 		case map[string]any:
 			for _, x := range v {

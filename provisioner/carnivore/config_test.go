@@ -246,3 +246,28 @@ func TestManifestDisagreementNamesTheField(t *testing.T) {
 		t.Errorf("only precache_dir differs, got %v", err)
 	}
 }
+
+// TestSecretsAreTheEnvFilesSecrets: numbers are secrets too; values the
+// build shows anyway (NODE_ENV, the port) are not scrubbed from the log.
+func TestSecretsAreTheEnvFilesSecrets(t *testing.T) {
+	env := filepath.Join(t.TempDir(), "env.json")
+	os.WriteFile(env, []byte(`{"NODE_ENV": "production", "PORT": 3000, "PIN": 904417, "DB": {"PASSWORD": "hunter22"}, "ON": true}`), 0o600)
+	var p Provisioner
+	if err := p.Prepare(base(map[string]interface{}{"env_file": env})); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, s := range p.config.Secrets() {
+		got[s] = true
+	}
+	for _, s := range []string{"904417", "hunter22"} {
+		if !got[s] {
+			t.Errorf("secret %q is not scrubbed (secrets: %v)", s, got)
+		}
+	}
+	for _, s := range []string{"production", "3000", "true"} {
+		if got[s] {
+			t.Errorf("%q, which the build shows anyway, is scrubbed everywhere", s)
+		}
+	}
+}
