@@ -2,6 +2,9 @@ package release
 
 import (
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -104,5 +107,31 @@ func TestSwitchGolden(t *testing.T) {
 	golden.Steps(t, "switch", Switch(layout))
 	if got := layout.Current(); got != "/home/admin/app/server" {
 		t.Errorf("Current() = %s; want /home/admin/app/server", got)
+	}
+}
+
+// TestUnpackRefusesATerminal: with ssh_pty = true the archive would arrive
+// through a terminal and be mangled; the step stops at once, saying why.
+// script(1) gives the step's shell a terminal on stdin, as a pty would.
+func TestUnpackRefusesATerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) from util-linux is needed to give the step a terminal")
+	}
+	f := filepath.Join(t.TempDir(), "unpack.sh")
+	// The app directory is somewhere harmless: the check must come first.
+	l := Layout{User: "nobody", Group: "nogroup", AppDir: filepath.Join(t.TempDir(), "app")}
+	s := Unpack(l, "test", nil, nil)
+	if err := os.WriteFile(f, []byte(golden.Prelude+s.Script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("script", "-qec", "/bin/sh "+f, "/dev/null").CombinedOutput()
+	if err == nil {
+		t.Fatalf("the step ran with a terminal on stdin:\n%s", out)
+	}
+	if !strings.Contains(string(out), "standard input is a terminal (is ssh_pty = true") {
+		t.Errorf("the failure does not say why:\n%s", out)
+	}
+	if _, err := os.Stat(l.AppDir); !os.IsNotExist(err) {
+		t.Errorf("the step touched %s before refusing", l.AppDir)
 	}
 }

@@ -1,3 +1,10 @@
+# The archive comes on stdin. A terminal there means the communicator
+# allocated one (ssh_pty = true), which would mangle the binary stream:
+# stop now, saying so, rather than with a gzip error.
+if [ -t 0 ]; then
+  echo "the app archive cannot be streamed: the step's standard input is a terminal (is ssh_pty = true in the builder? node-carnivore needs it false)" >&2
+  exit 1
+fi
 app={{q .AppDir}}
 install -d -o {{q .User}} -g {{q .Group}} -m 0755 "$app" "$app/releases"
 rel=$(mktemp -d "$app/releases/$(date -u +%Y%m%dT%H%M%SZ).XXXXXX")
