@@ -47,8 +47,8 @@ func (c *Config) SetDefaults() {
 		c.NvmVersion = defaultNvmVersion
 	}
 	if c.IPForward == nil {
-		t := true
-		c.IPForward = &t
+		f := false
+		c.IPForward = &f
 	}
 	if c.FirewallBackend == "" {
 		c.FirewallBackend = "auto"

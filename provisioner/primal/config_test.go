@@ -24,7 +24,7 @@ func TestPrepareDefaults(t *testing.T) {
 	if c.NodeInstaller != "tarball" || c.NodeVersion != "lts" || c.NodeMirror != "https://nodejs.org/dist" || c.NvmVersion != "v0.40.1" {
 		t.Errorf("node defaults = %q %q %q %q", c.NodeInstaller, c.NodeVersion, c.NodeMirror, c.NvmVersion)
 	}
-	if !*c.IPForward || c.PublicPort != 80 || c.NginxPort != 8080 || c.FirewallBackend != "auto" {
+	if *c.IPForward || c.PublicPort != 80 || c.NginxPort != 8080 || c.FirewallBackend != "auto" {
 		t.Errorf("network defaults = %v %d %d %q", *c.IPForward, c.PublicPort, c.NginxPort, c.FirewallBackend)
 	}
 }

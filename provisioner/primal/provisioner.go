@@ -88,7 +88,10 @@ type Config struct {
 	// `iptables` (saved by `iptables-persistent` to `/etc/iptables/rules.v4`).
 	FirewallBackend string `mapstructure:"firewall_backend" required:"false"`
 	// Persist `net.ipv4.ip_forward = 1`, as the original recipe did.
-	// Defaults to `true`.
+	// Defaults to `false`: the redirect does not need it (it only rewrites
+	// packets addressed to this machine), and a machine that forwards
+	// packets is a router for whoever can reach it. Set it for an image
+	// that must route (containers with their own network, a VPN).
 	IPForward *bool `mapstructure:"ip_forward" required:"false"`
 
 	// Local path of the app's `package.json`. When set, the app's production

@@ -203,7 +203,7 @@ func TestPrimalDistroIptables(t *testing.T) {
 	expectOn(t, tgt, "dpkg-query -W -f '${Status}' nodejs", "install ok installed")
 	expectOn(t, tgt, "env -i /bin/sh -c 'node -e \"console.log(process.version.startsWith(String.fromCharCode(118)))\"'", "true")
 	expectOn(t, tgt, "readlink /usr/local/bin/node", "/usr/bin/node")
-	expectOn(t, tgt, "iptables -t nat -S | grep -c 'NODE_PRIMAL_PREROUTING -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 8080'", "1")
+	expectOn(t, tgt, "iptables -t nat -S | grep -c 'NODE_PRIMAL_PREROUTING -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 80 -j REDIRECT --to-ports 8080'", "1")
 	expectOn(t, tgt, "iptables -t nat -S PREROUTING | grep -c 'NODE_PRIMAL'", "1")
 	expectOn(t, tgt, "grep -c 'REDIRECT --to-ports 8080' /etc/iptables/rules.v4", "2")
 	expectOn(t, tgt, "systemctl is-enabled netfilter-persistent", "enabled")
@@ -241,9 +241,9 @@ func checkPrimal(t *testing.T, tgt *sandbox.Target, node, lockSHA string) {
 	expectOn(t, tgt, "systemctl is-enabled nginx", "enabled")
 	expectOn(t, tgt, "systemctl is-active nginx", "active")
 	expectOn(t, tgt, "grep -c '^net.ipv4.tcp_slow_start_after_idle = 0$' /etc/sysctl.d/60-node-primal.conf", "1")
-	expectOn(t, tgt, "grep -c '^net.ipv4.ip_forward = 1$' /etc/sysctl.d/60-node-primal.conf", "1")
+	// The redirect needs no forwarding: ip_forward is not persisted by default.
+	expectOn(t, tgt, "grep -c 'ip_forward' /etc/sysctl.d/60-node-primal.conf || true", "0")
 	expectOn(t, tgt, "sysctl -n net.ipv4.tcp_slow_start_after_idle", "0")
-	expectOn(t, tgt, "sysctl -n net.ipv4.ip_forward", "1")
 	// The log directory stays root's (CVE-2016-1247), readable by adm.
 	expectOn(t, tgt, "stat -c '%U:%G %a' /var/log/nginx", "root:adm 755")
 	expectOn(t, tgt, "find /var/log/nginx -user admin | wc -l", "0")
@@ -261,6 +261,8 @@ func checkPrimal(t *testing.T, tgt *sandbox.Target, node, lockSHA string) {
 	expectOn(t, tgt, "systemctl is-enabled nftables", "enabled")
 	expectOn(t, tgt, `grep -cxF 'include "/etc/nftables.d/*.nft"' /etc/nftables.conf`, "1")
 	expectOn(t, tgt, "nft list table ip node_primal | grep -c 'tcp dport 80 redirect to :8080'", "2")
+	// Only traffic for this machine is redirected, not what it routes.
+	expectOn(t, tgt, "nft list chain ip node_primal prerouting | grep -c 'fib daddr type local tcp dport 80 redirect to :8080'", "1")
 	expectOn(t, tgt, "nft list tables | grep -c node_primal", "1")
 	checkRedirect(t, tgt)
 

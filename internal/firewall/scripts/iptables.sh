@@ -10,7 +10,8 @@ for hook in PREROUTING OUTPUT; do
   iptables -t nat -N "$chain" 2>/dev/null || iptables -t nat -F "$chain"
   iptables -t nat -C "$hook" -j "$chain" 2>/dev/null || iptables -t nat -A "$hook" -j "$chain"
 done
-iptables -t nat -A {{.Chain}}_PREROUTING -p tcp --dport {{.From}} -j REDIRECT --to-ports {{.To}}
+# Only packets addressed to this machine: routed traffic passes untouched.
+iptables -t nat -A {{.Chain}}_PREROUTING -m addrtype --dst-type LOCAL -p tcp --dport {{.From}} -j REDIRECT --to-ports {{.To}}
 iptables -t nat -A {{.Chain}}_OUTPUT -o lo -p tcp --dport {{.From}} -j REDIRECT --to-ports {{.To}}
 netfilter-persistent save
 iptables -t nat -S | grep {{.Chain}}
