@@ -10,6 +10,7 @@ package core
 
 import (
 	"fmt"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -142,6 +143,28 @@ func (c *Config) CheckPrecacheDir(f Facts) error {
 	}
 	return nil
 }
+
+// URLCredentials are the passwords (and user:password pairs) inside URLs
+// (a proxy's, a mirror's), for the secrets every provisioner scrubs from
+// what it shows.
+func URLCredentials(urls ...string) []string {
+	var out []string
+	for _, s := range urls {
+		u, err := url.Parse(s)
+		if err != nil || u.User == nil {
+			continue
+		}
+		if p, ok := u.User.Password(); ok && p != "" {
+			out = append(out, p, u.User.Username()+":"+p)
+		} else if name := u.User.Username(); len(name) >= 4 {
+			out = append(out, name) // a token given as the user name
+		}
+	}
+	return out
+}
+
+// Secrets are the shared settings' secrets: credentials inside the proxies.
+func (c *Config) Secrets() []string { return URLCredentials(c.HTTPProxy, c.HTTPSProxy) }
 
 // PrecacheDirFor is the precache directory for an instance user whose home
 // is home.

@@ -112,3 +112,13 @@ func TestCheckPrecacheDir(t *testing.T) {
 		}
 	}
 }
+
+func TestURLCredentials(t *testing.T) {
+	got := URLCredentials("http://proxy:3128", "http://bob:pa55word@proxy:3128", "https://t0ken@mirror.test/dist", "::bad")
+	if strings.Join(got, " ") != "pa55word bob:pa55word t0ken" {
+		t.Errorf("URLCredentials = %q; want the password and user:password", got)
+	}
+	if s := (&Config{HTTPSProxy: "http://u:S3CRET@p:3128"}).Secrets(); len(s) != 2 || s[0] != "S3CRET" {
+		t.Errorf("Secrets() = %q; want the proxy's password", s)
+	}
+}

@@ -7,6 +7,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -210,21 +211,22 @@ func (r *Runner) RootOutput(ctx context.Context, command string) (string, error)
 	return r.output(ctx, sudo, command)
 }
 
+//
+// The command and the environment travel on the shell's standard input,
+// never on its command line: communicators log command lines, and the
+// environment may hold a proxy's credentials.
 func (r *Runner) output(ctx context.Context, sudo, command string) (string, error) {
-	full := command
+	script := command + "\n"
 	if len(r.Env) > 0 {
-		full = "export " + strings.Join(Exports(r.Env), " ") + "; " + command
-	}
-	if sudo != "" {
-		full = sudo + "/bin/sh -c " + shell.Quote(full)
+		script = "export " + strings.Join(Exports(r.Env), " ") + "\n" + script
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := &packersdk.RemoteCmd{Command: full, Stdout: &stdout, Stderr: &stderr}
+	cmd := &packersdk.RemoteCmd{Command: sudo + "/bin/sh -s", Stdin: strings.NewReader(script), Stdout: &stdout, Stderr: &stderr}
 	if err := r.Comm.Start(ctx, cmd); err != nil {
 		return "", err
 	}
 	if code := cmd.Wait(); code != 0 {
-		return "", fmt.Errorf("%q exited %d: %s", command, code, strings.TrimSpace(stderr.String()))
+		return "", errors.New(redact(fmt.Sprintf("%q exited %d: %s", command, code, strings.TrimSpace(stderr.String())), r.Secrets))
 	}
 	return stdout.String(), nil
 }

@@ -23,15 +23,27 @@ import (
 // execute for real in unit tests. It records every command it ran.
 type localComm struct {
 	mu   sync.Mutex
-	cmds []string
+	cmds []string // command lines, as a communicator would log them
+	// scripts are what commands run as "/bin/sh -s" read on stdin.
+	scripts []string
 }
 
 func (c *localComm) Start(ctx context.Context, rc *packersdk.RemoteCmd) error {
+	stdin := rc.Stdin
 	c.mu.Lock()
 	c.cmds = append(c.cmds, rc.Command)
+	if strings.HasSuffix(rc.Command, "/bin/sh -s") && stdin != nil {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			c.mu.Unlock()
+			return err
+		}
+		c.scripts = append(c.scripts, string(b))
+		stdin = bytes.NewReader(b)
+	}
 	c.mu.Unlock()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", rc.Command)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = rc.Stdin, rc.Stdout, rc.Stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, rc.Stdout, rc.Stderr
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -109,13 +121,18 @@ func TestRunInstallsFilesAndRunsScripts(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", matches)
 	}
 	// The staging directory is removed at the end of each run.
-	for _, c := range comm.cmds {
+	removed := 0
+	for _, c := range comm.scripts {
 		if strings.HasPrefix(c, "rm -rf /tmp/packer-node.") {
-			d := strings.TrimPrefix(c, "rm -rf ")
+			removed++
+			d := strings.TrimSpace(strings.TrimPrefix(c, "rm -rf "))
 			if _, err := os.Stat(d); !os.IsNotExist(err) {
 				t.Errorf("staging dir %s still exists", d)
 			}
 		}
+	}
+	if removed != 2 {
+		t.Errorf("%d staging directories removed; want one per run, 2", removed)
 	}
 	out := buf.String()
 	for _, want := range []string{"test: [1/2] write config", "test: [2/2] second step: done in", "output line", "test: 2 steps done in"} {
@@ -285,6 +302,31 @@ apt_install nginx
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestOutputKeepsSecretsOffCommandLines: a proxy's credentials in the
+// environment never appear on a command line (communicators log those),
+// and a failing fact command's error does not show them.
+func TestOutputKeepsSecretsOffCommandLines(t *testing.T) {
+	comm := &localComm{}
+	r := &Runner{UI: &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: io.Discard, ErrorWriter: io.Discard},
+		Comm: comm, Name: "test", Env: map[string]string{"https_proxy": "http://u:S3CRETpw@proxy.test:3128"}, Secrets: []string{"S3CRETpw"}}
+	out, err := r.Output(context.Background(), `echo "$https_proxy"`)
+	if err != nil || strings.TrimSpace(out) != "http://u:S3CRETpw@proxy.test:3128" {
+		t.Fatalf("the command did not get the environment: %q, %v", out, err)
+	}
+	_, err = r.Output(context.Background(), "curl-that-does-not-exist http://u:S3CRETpw@mirror.test/index.json")
+	if err == nil {
+		t.Fatal("a failing command did not fail")
+	}
+	if strings.Contains(err.Error(), "S3CRETpw") {
+		t.Errorf("the error shows the secret: %v", err)
+	}
+	for _, c := range comm.cmds {
+		if strings.Contains(c, "S3CRETpw") {
+			t.Errorf("a command line holds the secret: %q", c)
 		}
 	}
 }

@@ -221,14 +221,15 @@ func (c *Config) workers() string {
 // app's name, ports, host names) are left alone: redacting "production"
 // everywhere would hide the log's meaning and protect nothing.
 func (c *Config) Secrets() []string {
+	out := c.Config.Secrets()
 	if c.envJSON == nil {
-		return nil
+		return out
 	}
 	dec := json.NewDecoder(strings.NewReader(string(c.envJSON)))
 	dec.UseNumber() // 123456 stays "123456", not 123456.0
 	var obj map[string]any
 	if dec.Decode(&obj) != nil {
-		return nil
+		return out
 	}
 	public := map[string]bool{"true": true, "false": true, "null": true,
 		c.Environment: true, c.AppName: true, c.serviceName(): true, c.Entrypoint: true,
@@ -236,7 +237,6 @@ func (c *Config) Secrets() []string {
 	for _, h := range c.ServerName {
 		public[h] = true
 	}
-	var out []string
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {

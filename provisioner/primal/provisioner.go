@@ -138,10 +138,11 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 
 // Secrets are scrubbed from the plugin's logs and the build's output.
 func (c *Config) Secrets() []string {
-	if c.NpmToken == "" {
-		return nil
+	s := append(c.Config.Secrets(), core.URLCredentials(c.NodeMirror)...)
+	if c.NpmToken != "" {
+		s = append(s, c.NpmToken)
 	}
-	return []string{c.NpmToken}
+	return s
 }
 
 // Provision reads the machine's facts, then runs node-primal's work in
