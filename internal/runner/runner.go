@@ -211,7 +211,6 @@ func (r *Runner) RootOutput(ctx context.Context, command string) (string, error)
 	return r.output(ctx, sudo, command)
 }
 
-//
 // The command and the environment travel on the shell's standard input,
 // never on its command line: communicators log command lines, and the
 // environment may hold a proxy's credentials.
