@@ -202,7 +202,7 @@ func (r *Runner) Output(ctx context.Context, command string) (string, error) {
 }
 
 // RootOutput is Output as root, for facts only root may read (files in
-// the instance user's home, for example). command runs under /bin/sh -c.
+// the instance user's home, for example).
 func (r *Runner) RootOutput(ctx context.Context, command string) (string, error) {
 	sudo, err := r.sudoPrefix(ctx)
 	if err != nil {
@@ -211,8 +211,9 @@ func (r *Runner) RootOutput(ctx context.Context, command string) (string, error)
 	return r.output(ctx, sudo, command)
 }
 
-// The command and the environment travel on the shell's standard input,
-// never on its command line: communicators log command lines, and the
+// output runs command with Env as root (sudo) or the login user. The
+// command and the environment travel on the shell's standard input, never
+// on its command line: communicators log command lines, and the
 // environment may hold a proxy's credentials.
 func (r *Runner) output(ctx context.Context, sudo, command string) (string, error) {
 	script := command + "\n"
