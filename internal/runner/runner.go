@@ -40,6 +40,18 @@ type Runner struct {
 	sudo *string
 }
 
+// stageCommand makes the private staging directory for uploads, in memory
+// (/dev/shm is a tmpfs on Debian), so that uploaded secrets and scripts
+// holding credentials never reach the image's disk, not even as free
+// blocks after they are removed. /tmp (a disk on Debian 12) is the fallback
+// on a machine without a writable tmpfs there.
+const stageCommand = `umask 077
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && d=$(mktemp -d /dev/shm/packer-node.XXXXXXXX 2>/dev/null); then
+  echo "$d"
+else
+  mktemp -d /tmp/packer-node.XXXXXXXX
+fi`
+
 // StepError is returned when a step fails; it names the step.
 type StepError struct {
 	Step     string
@@ -84,7 +96,7 @@ func (r *Runner) Run(ctx context.Context, p plan.Plan) error {
 	}
 	// A private staging directory for uploads, owned by the login user, so
 	// that uploaded secrets are never readable by others, even briefly.
-	stage, err := r.Output(ctx, "umask 077 && mktemp -d /tmp/packer-node.XXXXXXXX")
+	stage, err := r.Output(ctx, stageCommand)
 	if err != nil {
 		return fmt.Errorf("%s: cannot create a staging directory on the target: %w", r.Name, err)
 	}

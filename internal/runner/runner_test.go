@@ -123,7 +123,7 @@ func TestRunInstallsFilesAndRunsScripts(t *testing.T) {
 	// The staging directory is removed at the end of each run.
 	removed := 0
 	for _, c := range comm.scripts {
-		if strings.HasPrefix(c, "rm -rf /tmp/packer-node.") {
+		if strings.HasPrefix(c, "rm -rf /dev/shm/packer-node.") || strings.HasPrefix(c, "rm -rf /tmp/packer-node.") {
 			removed++
 			d := strings.TrimSpace(strings.TrimPrefix(c, "rm -rf "))
 			if _, err := os.Stat(d); !os.IsNotExist(err) {
@@ -328,5 +328,26 @@ func TestOutputKeepsSecretsOffCommandLines(t *testing.T) {
 		if strings.Contains(c, "S3CRETpw") {
 			t.Errorf("a command line holds the secret: %q", c)
 		}
+	}
+}
+
+// TestStagingIsInMemory: uploads are staged on a tmpfs where the machine
+// has one (/dev/shm), so secrets never reach the disk.
+func TestStagingIsInMemory(t *testing.T) {
+	out, err := exec.Command("stat", "-f", "-c", "%T", "/dev/shm").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "tmpfs" {
+		t.Skip("this machine has no tmpfs at /dev/shm to stage on")
+	}
+	r := &Runner{UI: &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: io.Discard, ErrorWriter: io.Discard}, Comm: &localComm{}, Name: "test"}
+	d, err := r.Output(context.Background(), stageCommand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = strings.TrimSpace(d)
+	defer os.RemoveAll(d)
+	fs, _ := exec.Command("stat", "-f", "-c", "%T", d).Output()
+	fi, err := os.Stat(d)
+	if err != nil || strings.TrimSpace(string(fs)) != "tmpfs" || fi.Mode().Perm() != 0o700 {
+		t.Errorf("staging dir %s: %s, %v, %v; want a 0700 directory on tmpfs", d, fs, fi.Mode(), err)
 	}
 }

@@ -247,7 +247,7 @@ func checkPrimal(t *testing.T, tgt *sandbox.Target, node, lockSHA string) {
 	// The log directory stays root's (CVE-2016-1247), readable by adm.
 	expectOn(t, tgt, "stat -c '%U:%G %a' /var/log/nginx", "root:adm 755")
 	expectOn(t, tgt, "find /var/log/nginx -user admin | wc -l", "0")
-	expectOn(t, tgt, "ls -d /tmp/packer-node.* /run/node-primal/npmrc 2>/dev/null | wc -l", "0")
+	expectOn(t, tgt, "ls -d /tmp/packer-node.* /dev/shm/packer-node.* /run/node-primal/npmrc 2>/dev/null | wc -l", "0")
 
 	// Node.js for every user, in non-interactive shells with no profile,
 	// and in services, through one absolute path.

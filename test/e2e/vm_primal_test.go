@@ -43,7 +43,7 @@ func checkPrimalVM(t *testing.T, m *vm.VM, node string) {
 	expect("/usr/sbin/sysctl -n net.ipv4.tcp_slow_start_after_idle", "0")
 	expect("stat -c '%U:%G %a' /var/log/nginx", "root:adm 755")
 	expect("sudo -n find /var/log/nginx -user admin | wc -l", "0")
-	expect("ls -d /tmp/packer-node.* /run/node-primal/npmrc 2>/dev/null | wc -l", "0")
+	expect("ls -d /tmp/packer-node.* /dev/shm/packer-node.* /run/node-primal/npmrc 2>/dev/null | wc -l", "0")
 	expect("env -i /bin/sh -c 'node --version'", "v"+node)
 
 	// nginx itself, on port 80: over IPv6, which the redirect (an ip table)
