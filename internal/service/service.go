@@ -75,6 +75,19 @@ func Install(manager string, a App) plan.Step {
 	}
 }
 
+// CheckName fails when the service's name is taken by a unit or init
+// script this plugin did not write (app_name = "systemd" with environment
+// = "journald" would replace systemd-journald). It runs before any step
+// touches the machine.
+func CheckName(name string) plan.Step { return checkName(name, "") }
+
+func checkName(name, root string) plan.Step {
+	return plan.Step{
+		Name:   "check that the service name " + name + " is free",
+		Script: shell.MustRender(files, "scripts/check-name.sh", struct{ Name, Root string }{name, root}),
+	}
+}
+
 // HealthGate requests url until it answers status or timeout passes; on
 // failure it shows the service's last log lines and nginx's errors.
 func HealthGate(name, url string, status int, timeout time.Duration) plan.Step {

@@ -132,3 +132,43 @@ func TestHealthGateNeedsNoCurl(t *testing.T) {
 		t.Errorf("an app answering 500 passed or was misreported: %v\n%s", err, out)
 	}
 }
+
+// TestCheckNameRefusesSystemUnits runs the check on a fake root: a name a
+// package's unit has, or a unit someone else wrote, is refused; the
+// plugin's own unit of an earlier build is not.
+func TestCheckNameRefusesSystemUnits(t *testing.T) {
+	root := t.TempDir()
+	for path, content := range map[string]string{
+		"lib/systemd/system/systemd-journald.service":   "[Unit]\n",
+		"etc/systemd/system/billing-production.service": "[Unit]\nDescription=hand-made\n",
+		"etc/systemd/system/shop-production.service":    "# Written by packer-plugin-node (node-carnivore).\n[Unit]\n",
+		"etc/init.d/legacy-production":                  "#!/bin/sh\n",
+	} {
+		p := filepath.Join(root, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, taken := range map[string]string{
+		"systemd-journald":   "taken by the system's",
+		"billing-production": "which this plugin did not write",
+		"legacy-production":  "which this plugin did not write",
+		"shop-production":    "",
+		"new-production":     "",
+	} {
+		out, err := exec.Command("/bin/sh", "-c", golden.Prelude+checkName(name, root).Script).CombinedOutput()
+		if taken == "" {
+			if err != nil {
+				t.Errorf("%s: refused a free name: %v\n%s", name, err, out)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(string(out), taken) || !strings.Contains(string(out), "choose another app_name or environment") {
+			t.Errorf("%s: %v\n%s\nwant a refusal saying %q", name, err, out, taken)
+		}
+	}
+	golden.Steps(t, "check-name", CheckName("ponyfoo-production"))
+}

@@ -47,6 +47,7 @@ func (c *Config) Plan(f core.Facts, v precache.Verdict) (plan.Plan, error) {
 	src, exclude := c.Source, c.Exclude
 	p := plan.Plan{Prelude: c.Prelude(f, core.DefaultDpkgLockTimeout)}
 	p.Add(
+		service.CheckName(c.serviceName()),
 		release.Unpack(l, fmt.Sprintf("tar.gz of %s, %d files, %d bytes before compression, excluding %q", src, files, size, exclude),
 			func() io.ReadCloser { return archive.Stream(src, exclude) }, c.envJSON),
 		release.Dependencies(l, c.PrecacheDirFor(f.Home), v, c.deps.Lockfile != ""),
