@@ -133,3 +133,35 @@ func TestValidPackage(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitForLockRetriesConfigureWhileLocked: when another process takes
+// the lock again right after the wait (unattended-upgrades), dpkg
+// --configure -a is retried instead of failing the build; another error
+// still fails it.
+func TestWaitForLockRetriesConfigureWhileLocked(t *testing.T) {
+	for _, c := range []struct {
+		name, failure string
+		ok            bool
+	}{
+		{"locked twice", "dpkg: error: dpkg frontend lock was locked by another process with pid 4242", true},
+		{"broken package", "dpkg: error processing package foo (--configure): subprocess failed", false},
+	} {
+		bin := t.TempDir()
+		count := filepath.Join(bin, "count")
+		dpkg := "#!/bin/sh\nn=$(cat " + count + " 2>/dev/null || echo 0); echo $((n+1)) > " + count +
+			"\nif [ $n -lt 2 ]; then echo '" + c.failure + "' >&2; exit 2; fi\necho configured\n"
+		if err := os.WriteFile(filepath.Join(bin, "dpkg"), []byte(dpkg), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// No lock is held on this machine's dpkg files (or they do not
+		// exist): the wait loop passes at once, then dpkg is retried.
+		script := golden.Prelude + "dpkg_lock_timeout=5\nPATH=" + bin + ":$PATH\nsleep() { :; }\n" + WaitForLock().Script
+		out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput()
+		if c.ok && (err != nil || !strings.Contains(string(out), "dpkg lock is free")) {
+			t.Errorf("%s: %v\n%s", c.name, err, out)
+		}
+		if !c.ok && (err == nil || !strings.Contains(string(out), "subprocess failed")) {
+			t.Errorf("%s: want a failure showing dpkg's error, got %v\n%s", c.name, err, out)
+		}
+	}
+}

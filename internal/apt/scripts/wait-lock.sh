@@ -26,6 +26,21 @@ while f=$(held); do
   fi
   sleep 2
 done
-# A previous run may have been interrupted half-way through dpkg.
-dpkg --configure -a
+# A previous run may have been interrupted half-way through dpkg. dpkg
+# itself does not wait for its lock, and another process may take it again
+# right after the wait above: retry while the lock is what stops it.
+until out=$(dpkg --configure -a 2>&1); do
+  case $out in
+  *lock*)
+    if [ "$(date +%s)" -lt "$deadline" ]; then
+      echo "dpkg is locked again; waiting"
+      sleep 2
+      continue
+    fi
+    ;;
+  esac
+  echo "$out" >&2
+  exit 1
+done
+[ -z "$out" ] || echo "$out"
 echo "dpkg lock is free"
