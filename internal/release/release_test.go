@@ -135,3 +135,47 @@ func TestUnpackRefusesATerminal(t *testing.T) {
 		t.Errorf("the step touched %s before refusing", l.AppDir)
 	}
 }
+
+// TestMissSkipsTheAppsLifecycleScripts runs the miss step for real with
+// this machine's npm, as root for the instance user, on an app whose own
+// prepare and postinstall fail (as "prepare": "husky" does on an image) and
+// whose dependency has an install script: the app's scripts do not run,
+// the dependency's does, and package.json is left as it was.
+func TestMissSkipsTheAppsLifecycleScripts(t *testing.T) {
+	node, err1 := exec.LookPath("node")
+	_, err2 := exec.LookPath("npm")
+	if err1 != nil || err2 != nil || os.Geteuid() != 0 {
+		t.Skip("needs node and npm on this machine, and root (as_user runs runuser)")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	dep := filepath.Join(dir, "dep")
+	marker := filepath.Join(dir, "dep-install-ran")
+	os.MkdirAll(dep, 0o755)
+	os.WriteFile(filepath.Join(dep, "package.json"), []byte(`{"name":"dep","version":"1.0.0","scripts":{"install":"echo ran > `+marker+`"}}`), 0o644)
+	if out, err := exec.Command("sh", "-c", "cd "+dep+" && npm pack --silent").CombinedOutput(); err != nil {
+		t.Fatalf("npm pack: %v\n%s", err, out)
+	}
+	app := filepath.Join(dir, "app", "releases", "r1")
+	os.MkdirAll(app, 0o755)
+	pkg := `{"name":"app","version":"1.0.0","scripts":{"prepare":"exit 1","postinstall":"exit 1"},"dependencies":{"dep":"file:` + dep + `/dep-1.0.0.tgz"}}` + "\n"
+	os.WriteFile(filepath.Join(app, "package.json"), []byte(pkg), 0o644)
+	l := Layout{User: "root", Group: "root", AppDir: filepath.Join(dir, "app")}
+	os.WriteFile(l.incoming(), []byte(app+"\n"), 0o644)
+	miss := precache.Check(precache.State{}, precache.Want{})
+	script := golden.Prelude + "instance_user=root\ninstance_home=" + dir + "\nnode_bin=" + node + "\n" +
+		"export npm_config_cache=" + filepath.Join(dir, "npm-cache") + "\n" + Dependencies(l, "/nonexistent", miss, false).Script
+	out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the install failed (did the app's own scripts run?): %v\n%s", err, out)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("the dependency's install script did not run:\n%s", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(app, "package.json")); string(b) != pkg {
+		t.Errorf("package.json was not put back:\n%s", b)
+	}
+	if _, err := os.Stat(filepath.Join(app, "node_modules", "dep", "package.json")); err != nil {
+		t.Errorf("the dependency is not installed: %v\n%s", err, out)
+	}
+}

@@ -19,11 +19,12 @@ npm_config_userconfig={{q .Npmrc}}
 rm -f {{q .Manifest}}
 rm -rf node_modules
 # npm runs as the instance user, so node_modules and the npm cache in its
-# home (kept warm for node-carnivore) belong to it.
+# home (kept warm for node-carnivore) belong to it; the app's own lifecycle
+# scripts do not run (see npm_deps).
 {{- if .LockfileName}}
-as_user npm ci --omit=dev
+npm_deps ci --omit=dev
 {{- else}}
 echo "no lockfile: npm install resolves versions now"
-as_user npm install --omit=dev --no-package-lock
+npm_deps install --omit=dev --no-package-lock
 {{- end}}
 echo "$(ls node_modules | wc -l) packages in $dir/node_modules"

@@ -6,9 +6,9 @@ as_user cp -a {{q .Precache}}/node_modules "$rel/node_modules"
 echo "installing with npm, its cache warm from the base image"
 cd "$rel"
 {{- if .HasLockfile}}
-as_user npm ci --omit=dev --prefer-offline
+npm_deps ci --omit=dev --prefer-offline
 {{- else}}
-as_user npm install --omit=dev --no-package-lock --prefer-offline
+npm_deps install --omit=dev --no-package-lock --prefer-offline
 {{- end}}
 {{- end}}
 echo "$(ls "$rel/node_modules" 2>/dev/null | wc -l) packages in $rel/node_modules"

@@ -43,4 +43,24 @@ as_user() {
     npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false \
     "$@"
 }
+
+# npm_deps ARGS...: npm ARGS as the instance user in the current directory,
+# with the package's own lifecycle scripts (prepare, postinstall, ...) set
+# aside while it runs: they belong to the app's development, not to the
+# image, and would make a precache miss differ from a hit. Dependencies'
+# install scripts (native addons) still run.
+npm_deps() {
+  if [ -f package.json ]; then
+    cp -p package.json .package.json.node-orig
+    as_user "$node_bin" -e '
+const fs = require("fs");
+const p = JSON.parse(fs.readFileSync("package.json", "utf8"));
+delete p.scripts;
+fs.writeFileSync("package.json", JSON.stringify(p, null, 2) + "\n");'
+  fi
+  npm_rc=0
+  as_user npm "$@" || npm_rc=$?
+  if [ -f .package.json.node-orig ]; then mv -f .package.json.node-orig package.json; fi
+  return $npm_rc
+}
 # End of the prelude.
