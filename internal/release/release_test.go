@@ -86,9 +86,9 @@ func TestDependenciesGolden(t *testing.T) {
 		hasLockfile bool
 		want, not   string
 	}{
-		{"dependencies-hit", hit, true, "cp -a " + precacheDir + "/node_modules", "npm "},
-		{"dependencies-miss", miss, true, "npm ci ", "npm install"},
-		{"dependencies-miss-nolockfile", missNoLock, false, "npm install ", "npm ci"},
+		{"dependencies-hit", hit, true, "cp -a " + precacheDir + "/node_modules", "npm_deps"},
+		{"dependencies-miss", miss, true, "npm_deps ci ", "npm_deps install"},
+		{"dependencies-miss-nolockfile", missNoLock, false, "npm_deps install ", "npm_deps ci"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := Dependencies(layout, precacheDir, c.v, c.hasLockfile)
