@@ -108,6 +108,12 @@ fs.writeFileSync(process.argv[1], JSON.stringify(Object.fromEntries(Object.entri
 		lock := filepath.Join(app, "package-lock.json")
 		b, _ := os.ReadFile(lock)
 		os.WriteFile(lock, []byte(strings.Replace(string(b), `"version": "1.0.0"`, `"version": "1.0.1"`, 1)), 0o644)
+		// The app's own lifecycle scripts fail on an image (as "prepare":
+		// "husky" does); they must not run.
+		pkg := filepath.Join(app, "package.json")
+		pb, _ := os.ReadFile(pkg)
+		os.WriteFile(pkg, []byte(strings.Replace(string(pb), `"start": "node cluster.js"`,
+			`"start": "node cluster.js", "prepare": "exit 1", "postinstall": "exit 1"`, 1)), 0o644)
 		var err error
 		if out, err = runPacker(t, carnivoreArgs(tgt, "-var", "source_dir="+app)...); err != nil {
 			t.Fatalf("carnivore build (miss) failed: %v", err)
