@@ -17,14 +17,21 @@ import (
 	"strings"
 )
 
+// DefaultExcludes are always left out of an upload, whatever `exclude`
+// adds: version control, local dependencies (the image installs its own,
+// for its platform), and local secrets (the env file has its own upload).
+var DefaultExcludes = []string{".git", "node_modules", ".env", ".npmrc"}
+
 // Excluded reports whether rel (slash-separated, relative to the root) is
 // left out by patterns. A pattern without a slash matches any path element
-// (".git", "*.log"); one with a slash matches from the root ("tmp/cache").
+// (".git", "*.log"); one with a slash, or starting with one, matches from
+// the root ("tmp/cache", "/dist").
 func Excluded(rel string, patterns []string) bool {
 	elems := strings.Split(rel, "/")
 	for _, p := range patterns {
+		anchored := strings.HasPrefix(p, "/")
 		p = strings.Trim(p, "/")
-		if strings.Contains(p, "/") {
+		if anchored || strings.Contains(p, "/") {
 			for i := range elems {
 				if ok, _ := path.Match(p, strings.Join(elems[:i+1], "/")); ok {
 					return true
@@ -70,7 +77,40 @@ func Count(dir string, patterns []string) (files int, bytes int64, err error) {
 	return files, bytes, err
 }
 
+// CheckLinks refuses a symlink in dir (one not excluded by patterns) that
+// points outside dir: on the image it would point elsewhere, or at
+// nothing. It names the link and its target.
+func CheckLinks(dir string, patterns []string) error {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	return walk(root, patterns, func(rel string, d fs.DirEntry, fi fs.FileInfo) error {
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		target, err := os.Readlink(filepath.Join(root, filepath.FromSlash(rel)))
+		if err != nil {
+			return err
+		}
+		to := target
+		if !filepath.IsAbs(to) {
+			to = filepath.Join(root, filepath.Dir(filepath.FromSlash(rel)), to)
+		}
+		if to = filepath.Clean(to); to != root && !strings.HasPrefix(to, root+string(filepath.Separator)) {
+			return fmt.Errorf("%s is a link to %s, outside the app: copy what it points to into the app, or exclude the link", rel, target)
+		}
+		return nil
+	})
+}
+
+// walk visits dir's entries not excluded by patterns. A dir that is itself
+// a symlink (source = "current" pointing at a build) is followed.
 func walk(dir string, patterns []string, fn func(rel string, d fs.DirEntry, fi fs.FileInfo) error) error {
+	dir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -115,3 +115,64 @@ func TestStreamReportsMissingDir(t *testing.T) {
 		t.Error("reading the stream of a missing directory did not fail")
 	}
 }
+
+func TestExcludedAnchorsALeadingSlash(t *testing.T) {
+	for rel, want := range map[string]bool{
+		"dist":          true,
+		"dist/app.js":   true,
+		"src/dist":      false,
+		"src/dist/a.js": false,
+	} {
+		if got := Excluded(rel, []string{"/dist"}); got != want {
+			t.Errorf("Excluded(%q, /dist) = %v; want %v", rel, got, want)
+		}
+	}
+	for _, rel := range []string{".env", "config/.env", ".npmrc", ".git/HEAD", "node_modules/x/index.js", "a/node_modules/b"} {
+		if !Excluded(rel, DefaultExcludes) {
+			t.Errorf("the defaults upload %s", rel)
+		}
+	}
+}
+
+// TestSymlinkedSourceIsFollowed: a source that is itself a link (a
+// "current" build) uploads what it points to, not an empty archive.
+func TestSymlinkedSourceIsFollowed(t *testing.T) {
+	dir := t.TempDir()
+	build := filepath.Join(dir, "build-42")
+	os.MkdirAll(filepath.Join(build, "lib"), 0o755)
+	os.WriteFile(filepath.Join(build, "cluster.js"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(build, "lib", "app.js"), []byte("y"), 0o644)
+	current := filepath.Join(dir, "current")
+	if err := os.Symlink("build-42", current); err != nil {
+		t.Fatal(err)
+	}
+	files, _, err := Count(current, DefaultExcludes)
+	if err != nil || files != 2 {
+		t.Errorf("Count(a linked source) = %d files, %v; want 2", files, err)
+	}
+}
+
+func TestCheckLinks(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "app", "lib"), 0o755)
+	os.WriteFile(filepath.Join(dir, "app", "lib", "a.js"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(dir, "secret"), []byte("x"), 0o644)
+	app := filepath.Join(dir, "app")
+	os.Symlink("lib/a.js", filepath.Join(app, "main.js"))
+	if err := CheckLinks(app, DefaultExcludes); err != nil {
+		t.Errorf("a link inside the app was refused: %v", err)
+	}
+	os.Symlink("../../secret", filepath.Join(app, "lib", "outside.js"))
+	err := CheckLinks(app, DefaultExcludes)
+	if err == nil || !strings.Contains(err.Error(), "lib/outside.js is a link to ../../secret, outside the app") {
+		t.Errorf("a link outside the app: %v", err)
+	}
+	if err := CheckLinks(app, append([]string{"outside.js"}, DefaultExcludes...)); err != nil {
+		t.Errorf("an excluded link was refused: %v", err)
+	}
+	os.Remove(filepath.Join(app, "lib", "outside.js"))
+	os.Symlink("/etc/passwd", filepath.Join(app, "passwd"))
+	if err := CheckLinks(app, DefaultExcludes); err == nil || !strings.Contains(err.Error(), "passwd is a link to /etc/passwd") {
+		t.Errorf("an absolute link outside the app: %v", err)
+	}
+}

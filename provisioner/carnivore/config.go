@@ -35,9 +35,6 @@ func (c *Config) SetDefaults() {
 	if c.Environment == "" {
 		c.Environment = "production"
 	}
-	if c.Exclude == nil {
-		c.Exclude = []string{".git", "node_modules"}
-	}
 	if c.Entrypoint == "" {
 		c.Entrypoint = "cluster.js"
 	}
@@ -86,6 +83,9 @@ func (c *Config) Load(add core.AddFunc) {
 				}
 			}
 			c.deps = readDeps(c.Source)
+			if err := archive.CheckLinks(c.Source, c.excludes()); err != nil {
+				add("source", "%v", err)
+			}
 		}
 	}
 	if c.EnvFile != "" {
@@ -138,6 +138,12 @@ func readDeps(source string) precache.Want {
 	return w
 }
 
+// excludes are the patterns left out of the upload: the defaults, always,
+// and the user's.
+func (c *Config) excludes() []string {
+	return append(append([]string(nil), archive.DefaultExcludes...), c.Exclude...)
+}
+
 // want is what the app needs of the precache in the instance user's home.
 func (c *Config) want(f core.Facts) precache.Want {
 	w := c.deps
@@ -167,7 +173,7 @@ func (c *Config) Validate(add core.AddFunc) {
 	}
 	if !validRelPath(c.Entrypoint) {
 		add("entrypoint", "%q is not a relative path inside source (letters, digits, . _ - and /)", c.Entrypoint)
-	} else if archive.Excluded(c.Entrypoint, c.Exclude) {
+	} else if archive.Excluded(c.Entrypoint, c.excludes()) {
 		add("entrypoint", "%s is left out of the upload by exclude", c.Entrypoint)
 	}
 	for i, p := range c.Exclude {

@@ -2,6 +2,7 @@ package carnivore
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,7 +34,7 @@ func TestPrepareDefaults(t *testing.T) {
 	c := p.config
 	if c.Environment != "production" || c.Entrypoint != "cluster.js" || c.AppPort != 3000 || c.StaticRoot != ".bin/public" ||
 		*c.NginxWorkers != 4 || c.NginxPort != 8080 || c.PublicPort != 80 || c.ServiceManager != "auto" ||
-		strings.Join(c.ServerName, ",") != "_" || strings.Join(c.Exclude, ",") != ".git,node_modules" ||
+		strings.Join(c.ServerName, ",") != "_" || len(c.Exclude) != 0 || strings.Join(c.excludes(), ",") != ".git,node_modules,.env,.npmrc" ||
 		c.HealthPath != "/" || c.HealthStatus != 200 || c.HealthTimeout.String() != "1m0s" {
 		t.Errorf("defaults = %+v", c)
 	}
@@ -76,6 +77,7 @@ func TestPrepareValidation(t *testing.T) {
 		{"entrypoint escapes", base(map[string]interface{}{"entrypoint": "../app/cluster.js"}), []string{"entrypoint:", "is not a relative path"}},
 		{"entrypoint excluded", base(map[string]interface{}{"exclude": []string{"*.js"}}), []string{"entrypoint: cluster.js is left out"}},
 		{"bad pattern", base(map[string]interface{}{"exclude": []string{"[x"}}), []string{"exclude[0]:"}},
+		{"entrypoint in node_modules", base(map[string]interface{}{"entrypoint": "node_modules/x/cluster.js"}), []string{"entrypoint: node_modules/x/cluster.js is left out"}},
 		{"static root absolute", base(map[string]interface{}{"static_root": "/etc"}), []string{"static_root:"}},
 		{"static root is the app", base(map[string]interface{}{"static_root": "."}), []string{`static_root: "." is the app's root`}},
 		{"static root is the app, spelled otherwise", base(map[string]interface{}{"static_root": ".bin/.."}), []string{"static_root:"}},
@@ -270,4 +272,47 @@ func TestSecretsAreTheEnvFilesSecrets(t *testing.T) {
 			t.Errorf("%q, which the build shows anyway, is scrubbed everywhere", s)
 		}
 	}
+}
+
+// TestSourceLinkOutsideIsRefused: a link in source that points outside it
+// is refused at validate time, naming the link.
+func TestSourceLinkOutsideIsRefused(t *testing.T) {
+	src := copyExampleApp(t)
+	if err := os.Symlink("/etc/hostname", filepath.Join(src, "hostname")); err != nil {
+		t.Fatal(err)
+	}
+	var p Provisioner
+	err := p.Prepare(base(map[string]interface{}{"source": src}))
+	if err == nil || !strings.Contains(err.Error(), "source: hostname is a link to /etc/hostname, outside the app") {
+		t.Errorf("want a source error naming the link, got %v", err)
+	}
+}
+
+// TestSymlinkedSourceUploadsItsTarget: source may be a link to the build.
+func TestSymlinkedSourceUploadsItsTarget(t *testing.T) {
+	src := copyExampleApp(t)
+	link := filepath.Join(t.TempDir(), "current")
+	if err := os.Symlink(src, link); err != nil {
+		t.Fatal(err)
+	}
+	var p Provisioner
+	if err := p.Prepare(base(map[string]interface{}{"source": link})); err != nil {
+		t.Fatal(err)
+	}
+	pl, err := p.config.Plan(goldenFacts, precache.Verdict{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := pl.Steps[1].Stdin.Describe; !strings.Contains(d, ", 5 files,") {
+		t.Errorf("the upload of a linked source is %q; want the example app's 5 files", d)
+	}
+}
+
+func copyExampleApp(t *testing.T) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "app")
+	if out, err := exec.Command("cp", "-a", app, dst).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	return dst
 }

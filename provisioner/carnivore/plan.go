@@ -43,8 +43,8 @@ func (c *Config) Plan(f core.Facts, v precache.Verdict) (plan.Plan, error) {
 	if err != nil {
 		return plan.Plan{}, fmt.Errorf("site_conf: %w", err)
 	}
-	files, size, _ := archive.Count(c.Source, c.Exclude)
-	src, exclude := c.Source, c.Exclude
+	src, exclude := c.Source, c.excludes()
+	files, size, _ := archive.Count(src, exclude)
 	p := plan.Plan{Prelude: c.Prelude(f, core.DefaultDpkgLockTimeout)}
 	p.Add(
 		service.CheckName(c.serviceName()),

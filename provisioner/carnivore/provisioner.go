@@ -37,9 +37,13 @@ type Config struct {
 	Environment string `mapstructure:"environment" required:"false"`
 	// Local directory of the built app, uploaded as one compressed stream.
 	Source string `mapstructure:"source" required:"true"`
-	// Patterns left out of the upload: a pattern without a slash matches any
-	// path element (`*.log`), one with a slash matches from the top
-	// (`tmp/cache`). Defaults to `[".git", "node_modules"]`.
+	// Patterns left out of the upload, in addition to `.git`,
+	// `node_modules`, `.env` and `.npmrc`, which are always left out (the
+	// image installs its own dependencies; the env file has its own
+	// upload). A pattern without a slash matches any path element
+	// (`*.log`); one with a slash, or starting with one, matches from the
+	// top (`tmp/cache`, `/dist`). `source` may be a link to a directory; a
+	// link inside it that points outside it is refused.
 	Exclude []string `mapstructure:"exclude" required:"false"`
 	// The script node runs, relative to `source`. Defaults to `cluster.js`.
 	Entrypoint string `mapstructure:"entrypoint" required:"false"`

@@ -1,6 +1,7 @@
 rel=$(cat {{q .Incoming}})
 {{- if .Hit}}
 echo "reusing "{{q .Precache}}"/node_modules: no registry request"
+rm -rf "$rel/node_modules"
 as_user cp -a {{q .Precache}}/node_modules "$rel/node_modules"
 {{- else}}
 echo "installing with npm, its cache warm from the base image"
