@@ -48,9 +48,16 @@ func packer(t testing.TB) string {
 // combined output; the output is also logged so a failed run can be read.
 func runPacker(t testing.TB, args ...string) (string, error) {
 	t.Helper()
+	return runPackerEnv(t, nil, args...)
+}
+
+// runPackerEnv is runPacker with more environment variables (PACKER_LOG,
+// PKR_VAR_...).
+func runPackerEnv(t testing.TB, env []string, args ...string) (string, error) {
+	t.Helper()
 	cmd := exec.Command(packer(t), args...)
 	cmd.Dir = repoRoot(t)
-	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1", "PACKER_NO_COLOR=1")
+	cmd.Env = append(append(os.Environ(), "CHECKPOINT_DISABLE=1", "PACKER_NO_COLOR=1"), env...)
 	var out bytes.Buffer
 	var w io.Writer = &out
 	if testing.Verbose() {

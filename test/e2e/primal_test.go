@@ -113,6 +113,36 @@ func TestPrimalOnSandbox(t *testing.T) {
 		}
 	}
 	ph.run("check the target again", func() { checkPrimal(t, tgt, nodeNew, lockSHA) })
+
+	// Credentials inside a proxy URL appear nowhere: not in the output, not
+	// in Packer's debug log (which records the communicator's command
+	// lines). The variable comes from the environment, as a CI secret would.
+	ph.run("packer build with proxy credentials, PACKER_LOG=1", func() {
+		const marker = "pr0xyS3CRETmarker"
+		var noProxy []string
+		for i := 0; i < len(args); i++ {
+			if args[i] == "-var" && strings.HasPrefix(args[i+1], "https_proxy=") {
+				i++
+				continue
+			}
+			noProxy = append(noProxy, args[i])
+		}
+		withCreds := strings.Replace(tgt.ProxyURL, "://", "://nodebake:"+marker+"@", 1)
+		out, err := runPackerEnv(t, []string{"PACKER_LOG=1", "PKR_VAR_https_proxy=" + withCreds}, noProxy...)
+		if err != nil {
+			t.Fatalf("packer build with proxy credentials failed: %v", err)
+		}
+		if !strings.Contains(out, "[DEBUG]") || !strings.Contains(out, "precache is current") {
+			t.Fatalf("the build did not run with the debug log")
+		}
+		if n := strings.Count(out, marker); n != 0 {
+			for _, line := range strings.Split(out, "\n") {
+				if strings.Contains(line, marker) {
+					t.Errorf("the proxy's password shows in: %s", line)
+				}
+			}
+		}
+	})
 	if after := tgt.MustRun(t, snapshot); after != before {
 		t.Errorf("the rerun changed the machine:\n--- before\n%s\n--- after\n%s", before, after)
 	}
