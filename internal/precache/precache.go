@@ -17,6 +17,7 @@ import (
 
 	"github.com/nodebake/packer-plugin-node/internal/plan"
 	"github.com/nodebake/packer-plugin-node/internal/shell"
+	"github.com/nodebake/packer-plugin-node/internal/validate"
 )
 
 //go:embed scripts/*.sh
@@ -42,11 +43,14 @@ func ValidToken(t string) error {
 // ValidRegistry checks an npm registry URL.
 func ValidRegistry(r string) error {
 	u, err := url.Parse(r)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("%q is not an http(s) registry URL", r)
+	if err == nil && u.User != nil {
+		return fmt.Errorf("%q must not carry credentials: give the token as npm_token", u.Redacted())
+	}
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q is not an http(s) registry URL", validate.Redacted(r))
 	}
 	if strings.ContainsAny(r, " \t\r\n\"'") {
-		return fmt.Errorf("%q contains spaces or quotes", r)
+		return fmt.Errorf("%q contains spaces or quotes", validate.Redacted(r))
 	}
 	return nil
 }

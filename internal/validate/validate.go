@@ -27,16 +27,36 @@ func User(u string) error {
 	return nil
 }
 
-// URL checks an http(s) URL that will be written into scripts and config files.
+// URL checks an http(s) URL that will be written into scripts and config
+// files. Its errors never show a password it carries.
 func URL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL", s)
+		return fmt.Errorf("%q is not an http(s) URL", Redacted(s))
 	}
 	if strings.ContainsAny(s, " \t\r\n\"'`\\") {
-		return fmt.Errorf("%q contains spaces, quotes or backslashes", s)
+		return fmt.Errorf("%q contains spaces, quotes or backslashes", Redacted(s))
 	}
 	return nil
+}
+
+// Redacted is s with the credentials it may carry before an @ (user:password
+// or a token) replaced, for messages; it works on strings url.Parse refuses.
+func Redacted(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		scheme, rest = "", s
+	}
+	if i := strings.LastIndex(rest, "@"); i >= 0 && !strings.Contains(rest[:i], "/") {
+		rest = "xxxxx" + rest[i:]
+	}
+	if ok {
+		return scheme + "://" + rest
+	}
+	return rest
 }
 
 // AbsPath checks a clean absolute path of plain characters.

@@ -1,6 +1,9 @@
 package validate
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestGrammars(t *testing.T) {
 	for _, c := range []struct {
@@ -22,6 +25,21 @@ func TestGrammars(t *testing.T) {
 			if err := c.f(b); err == nil {
 				t.Errorf("accepted %q", b)
 			}
+		}
+	}
+}
+
+// TestURLErrorsHideCredentials: a URL refused for another reason never
+// shows the password it carries.
+func TestURLErrorsHideCredentials(t *testing.T) {
+	for _, bad := range []string{"ftp://bob:S3CRETpw@mirror.test/", "http://bob:S3CRETpw@proxy test:3128", "proxy:S3CRETpw@host:3128"} {
+		err := URL(bad)
+		if err == nil {
+			t.Errorf("URL(%q) accepted", bad)
+			continue
+		}
+		if strings.Contains(err.Error(), "S3CRETpw") {
+			t.Errorf("URL(%q) error shows the password: %v", bad, err)
 		}
 	}
 }
