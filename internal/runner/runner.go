@@ -237,7 +237,17 @@ func (r *Runner) output(ctx context.Context, sudo, command string) (string, erro
 	if err := r.Comm.Start(ctx, cmd); err != nil {
 		return "", err
 	}
-	if code := cmd.Wait(); code != 0 {
+	// A cancelled build stops waiting at once (Ctrl-C, Packer's timeout),
+	// even when the command hangs on the machine.
+	done := make(chan int, 1)
+	go func() { done <- cmd.Wait() }()
+	var code int
+	select {
+	case code = <-done:
+	case <-ctx.Done():
+		return "", errors.New(redact(fmt.Sprintf("%q: %v", command, ctx.Err()), r.Secrets))
+	}
+	if code != 0 {
 		return "", errors.New(redact(fmt.Sprintf("%q exited %d: %s", command, code, strings.TrimSpace(stderr.String())), r.Secrets))
 	}
 	return stdout.String(), nil

@@ -288,6 +288,13 @@ func TestPreludeFunctions(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(fake, "apt-get"), []byte("#!/bin/sh\necho \"apt-get $*\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// runuser records its arguments, then does what runuser does without
+	// -l: HOME for the target user, the rest of the environment kept.
+	argv := filepath.Join(fake, "argv")
+	runuser := "#!/bin/sh\necho \"$*\" >> " + argv + "\nshift 3\nHOME=/tmp/home-of-test exec \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(fake, "runuser"), []byte(runuser), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	script := p + "PATH=" + fake + ":$PATH\n" + `as_user sh -c 'echo "HOME=$HOME https_proxy=$https_proxy registry=$npm_config_registry fund=$npm_config_fund"'
 apt_install nginx
 `
@@ -303,6 +310,14 @@ apt_install nginx
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	// The environment travels as environment: no argument of runuser holds it.
+	args, err := os.ReadFile(argv)
+	if err != nil || !strings.HasPrefix(string(args), "-u root -- sh -c") {
+		t.Fatalf("runuser was called with %q, %v", args, err)
+	}
+	if strings.Contains(string(args), "proxy.test") || strings.Contains(string(args), "r.test") {
+		t.Errorf("the build's environment is on runuser's command line: %q", args)
 	}
 }
 
@@ -349,5 +364,32 @@ func TestStagingIsInMemory(t *testing.T) {
 	fi, err := os.Stat(d)
 	if err != nil || strings.TrimSpace(string(fs)) != "tmpfs" || fi.Mode().Perm() != 0o700 {
 		t.Errorf("staging dir %s: %s, %v, %v; want a 0700 directory on tmpfs", d, fs, fi.Mode(), err)
+	}
+}
+
+// hangingComm starts commands that never finish, as a command waiting on
+// a black-holed mirror would.
+type hangingComm struct{ localComm }
+
+func (c *hangingComm) Start(ctx context.Context, rc *packersdk.RemoteCmd) error { return nil }
+
+// TestOutputStopsWhenCancelled: a fact command that hangs on the machine
+// does not hold the build once it is cancelled.
+func TestOutputStopsWhenCancelled(t *testing.T) {
+	r := &Runner{UI: &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: io.Discard, ErrorWriter: io.Discard}, Comm: &hangingComm{}, Name: "test"}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Output(ctx, "curl http://black-hole.test/index.json")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "context deadline exceeded") {
+			t.Errorf("a cancelled command returned %v; want the context's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Output still waits 10 s after the build was cancelled")
 	}
 }

@@ -29,20 +29,16 @@ apt_install() {
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install "$@"
 }
 
-# as_user COMMAND...: runs COMMAND as the instance user with its HOME, the
-# build's proxies, Node's CA bundle and npm's settings: the registry, and an
-# npmrc when the step sets npm_config_userconfig.
-as_user() {
-  runuser -u "$instance_user" -- env HOME="$instance_home" PATH="$PATH" \
-    ${http_proxy:+http_proxy="$http_proxy"} ${HTTP_PROXY:+HTTP_PROXY="$HTTP_PROXY"} \
-    ${https_proxy:+https_proxy="$https_proxy"} ${HTTPS_PROXY:+HTTPS_PROXY="$HTTPS_PROXY"} \
-    ${no_proxy:+no_proxy="$no_proxy"} ${NO_PROXY:+NO_PROXY="$NO_PROXY"} \
-    ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"} \
-    ${npm_config_registry:+npm_config_registry="$npm_config_registry"} \
-    ${npm_config_userconfig:+npm_config_userconfig="$npm_config_userconfig"} \
-    npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false \
-    "$@"
-}
+# as_user COMMAND...: runs COMMAND as the instance user with its HOME (set
+# by runuser), the build's proxies, Node's CA bundle and npm's settings: the
+# registry, and an npmrc when the step sets npm_config_userconfig. They pass
+# through the environment, never as arguments, so a proxy's credentials are
+# on no command line another process could read.
+as_user() (
+  export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+  if [ -n "${npm_config_userconfig:-}" ]; then export npm_config_userconfig; fi
+  exec runuser -u "$instance_user" -- "$@"
+)
 
 # npm_deps ARGS...: npm ARGS as the instance user in the current directory,
 # with the package's own lifecycle scripts (prepare, postinstall, ...) set
