@@ -145,6 +145,7 @@ func TestWaitForLockRetriesConfigureWhileLocked(t *testing.T) {
 	}{
 		{"locked twice", "dpkg: error: dpkg frontend lock was locked by another process with pid 4242", true},
 		{"broken package", "dpkg: error processing package foo (--configure): subprocess failed", false},
+		{"broken package with lock in its name", "dpkg: error processing package libfilelock1 (--configure): subprocess failed", false},
 	} {
 		bin := t.TempDir()
 		count := filepath.Join(bin, "count")

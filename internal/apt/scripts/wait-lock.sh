@@ -31,7 +31,7 @@ done
 # right after the wait above: retry while the lock is what stops it.
 until out=$(dpkg --configure -a 2>&1); do
   case $out in
-  *lock*)
+  *"locked by another process"*)
     if [ "$(date +%s)" -lt "$deadline" ]; then
       echo "dpkg is locked again; waiting"
       sleep 2
