@@ -79,6 +79,24 @@ func (t Tarball) File() string { return fmt.Sprintf("node-v%s-%s.tar.xz", t.Vers
 // URL is where the archive is downloaded from.
 func (t Tarball) URL() string { return fmt.Sprintf("%s/v%s/%s", t.Mirror, t.Version, t.File()) }
 
+// Fetch is the shell command that downloads url to out (stdout when out is
+// ""). Every wait is bounded: the connection (20 s), a stalled transfer
+// (below 1 KiB/s for 60 s), and the whole transfer when maxSeconds > 0;
+// failures are retried three times. The URL, which may carry a mirror's
+// credentials, reaches curl as a config line on its standard input, never
+// as an argument another process could read. url must have passed
+// validate.URL (no quotes, backslashes or line breaks).
+func Fetch(url, out string, maxSeconds int) string {
+	cmd := "curl -fsSL --connect-timeout 20 --speed-limit 1024 --speed-time 60 --retry 3 --retry-delay 2"
+	if maxSeconds > 0 {
+		cmd += fmt.Sprintf(" --max-time %d", maxSeconds)
+	}
+	if out != "" {
+		cmd += " -o " + out
+	}
+	return cmd + " --config - <<'NODE_URL'\nurl = \"" + url + "\"\nNODE_URL\n"
+}
+
 // InstallTarball downloads, verifies and unpacks the release under
 // InstallRoot and links its commands into /usr/local/bin. A release that is
 // already unpacked is not downloaded again.
@@ -87,8 +105,9 @@ func InstallTarball(t Tarball) plan.Step {
 		Name: fmt.Sprintf("install Node.js v%s (%s, from %s)", t.Version, t.Platform, t.Mirror),
 		Script: shell.MustRender(scripts, "scripts/tarball.sh", struct {
 			Tarball
-			Dir, URL, Root, BinDir string
-		}{t, fmt.Sprintf("%s/node-v%s-%s", InstallRoot, t.Version, t.Platform), t.URL(), InstallRoot, BinDir}),
+			Dir, URL, Root, BinDir, Fetch string
+		}{t, fmt.Sprintf("%s/node-v%s-%s", InstallRoot, t.Version, t.Platform), t.URL(), InstallRoot, BinDir,
+			Fetch(t.URL(), `"$tmp/node.tar.xz"`, 0)}),
 	}
 }
 
@@ -104,8 +123,8 @@ func InstallNvm(nvmVersion, installURL, spec, mirror string) plan.Step {
 	return plan.Step{
 		Name: fmt.Sprintf("install nvm %s and Node.js %s", nvmVersion, spec),
 		Script: shell.MustRender(scripts, "scripts/nvm.sh", struct {
-			NvmVersion, InstallURL, Spec, Mirror, Dir, BinDir string
-		}{nvmVersion, installURL, nvmSpec, mirror, NvmDir, BinDir}),
+			NvmVersion, Spec, Mirror, Dir, BinDir, Fetch string
+		}{nvmVersion, nvmSpec, mirror, NvmDir, BinDir, Fetch(installURL, `"$installer"`, 300)}),
 	}
 }
 

@@ -66,3 +66,33 @@ func TestNvmFailedDownloadFails(t *testing.T) {
 		t.Errorf("the failure does not show curl's error:\n%s", out)
 	}
 }
+
+// TestFetchKeepsTheURLOffTheCommandLine runs Fetch's command with a fake
+// curl that records its arguments and its standard input: the URL, with a
+// mirror's credentials, is only on stdin, and the waits are bounded.
+func TestFetchKeepsTheURLOffTheCommandLine(t *testing.T) {
+	bin := t.TempDir()
+	rec := filepath.Join(bin, "rec")
+	curl := "#!/bin/sh\necho \"ARGS $*\" > " + rec + "\ncat >> " + rec + "\n"
+	if err := os.WriteFile(filepath.Join(bin, "curl"), []byte(curl), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	url := "https://bob:S3CRETpw@mirror.example.test/dist/index.json"
+	out, err := exec.Command("/bin/sh", "-ec", "PATH="+bin+":$PATH\n"+Fetch(url, "", 120)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	b, _ := os.ReadFile(rec)
+	args, stdin, _ := strings.Cut(string(b), "\n")
+	if strings.Contains(args, "S3CRET") {
+		t.Errorf("the URL is on curl's command line: %s", args)
+	}
+	if strings.TrimSpace(stdin) != `url = "`+url+`"` {
+		t.Errorf("curl's config on stdin = %q", stdin)
+	}
+	for _, bound := range []string{"--connect-timeout 20", "--speed-limit 1024 --speed-time 60", "--max-time 120", "--retry 3"} {
+		if !strings.Contains(args, bound) {
+			t.Errorf("curl is not bounded by %s: %s", bound, args)
+		}
+	}
+}

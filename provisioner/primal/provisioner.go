@@ -22,7 +22,6 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/runner"
-	"github.com/nodebake/packer-plugin-node/internal/shell"
 )
 
 // DefaultPackages are the original recipe's essentials: git for git
@@ -203,7 +202,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 func resolveNode(ctx context.Context, r *runner.Runner, mirror, spec, platform string) (nodejs.Tarball, error) {
 	t := nodejs.Tarball{Mirror: mirror, Platform: platform}
 	fetch := func(u string) ([]byte, error) {
-		out, err := r.Output(ctx, "curl -fsSL --retry 3 "+shell.Quote(u))
+		out, err := r.Output(ctx, nodejs.Fetch(u, "", 120))
 		if err != nil {
 			return nil, fmt.Errorf("node_mirror: cannot read %s from the machine: %w", u, err)
 		}

@@ -13,8 +13,7 @@ else
   # step here, instead of feeding bash half a script.
   installer=$(mktemp)
   trap 'rm -f "$installer"' EXIT
-  curl -fsSL --retry 3 -o "$installer" {{q .InstallURL}}
-  PROFILE=/dev/null bash "$installer"
+  {{.Fetch}}  PROFILE=/dev/null bash "$installer"
 fi
 . "$NVM_DIR/nvm.sh"
 nvm install {{q .Spec}}

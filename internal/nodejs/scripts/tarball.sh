@@ -5,8 +5,7 @@ else
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   echo "downloading "{{q .URL}}
-  curl -fsSL --retry 3 -o "$tmp/node.tar.xz" {{q .URL}}
-  got=$(sha256sum "$tmp/node.tar.xz" | cut -d' ' -f1)
+  {{.Fetch}}  got=$(sha256sum "$tmp/node.tar.xz" | cut -d' ' -f1)
   if [ "$got" != {{q .SHA256}} ]; then
     echo "checksum mismatch for "{{q .URL}} >&2
     echo "  expected (SHASUMS256.txt): "{{q .SHA256}} >&2
