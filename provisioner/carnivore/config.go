@@ -89,17 +89,7 @@ func (c *Config) Load(add core.AddFunc) {
 		}
 	}
 	if c.EnvFile != "" {
-		b, err := os.ReadFile(c.EnvFile)
-		var obj map[string]any
-		switch {
-		case err != nil:
-			add("env_file", "%v", err)
-		case json.Unmarshal(b, &obj) != nil:
-			// Never quote the content: it is a secret.
-			add("env_file", "%s is not a JSON object", c.EnvFile)
-		default:
-			c.envJSON = b
-		}
+		c.envJSON = core.ReadJSONObject(add, "env_file", c.EnvFile)
 	}
 	c.mainTpl, c.siteTpl = nginx.DefaultTemplate("nginx.conf"), nginx.DefaultTemplate("site.conf")
 	for _, o := range []struct {

@@ -1,7 +1,6 @@
 package primal
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -62,7 +61,7 @@ func (c *Config) SetDefaults() {
 func (c *Config) Load(add core.AddFunc) {
 	c.packageJSON, c.lockfile, c.caCerts = nil, nil, nil
 	if c.PackageJSON != "" {
-		c.packageJSON = readJSON(add, "package_json", c.PackageJSON)
+		c.packageJSON = core.ReadJSONObject(add, "package_json", c.PackageJSON)
 		if c.Lockfile == "" {
 			for _, name := range precache.Lockfiles {
 				p := filepath.Join(filepath.Dir(c.PackageJSON), name)
@@ -74,7 +73,7 @@ func (c *Config) Load(add core.AddFunc) {
 		}
 	}
 	if c.Lockfile != "" {
-		c.lockfile = readJSON(add, "lockfile", c.Lockfile)
+		c.lockfile = core.ReadJSONObject(add, "lockfile", c.Lockfile)
 	}
 	for i, f := range c.CACertificates {
 		b, err := os.ReadFile(f)
@@ -87,21 +86,6 @@ func (c *Config) Load(add core.AddFunc) {
 			c.caCerts = append(c.caCerts, cacerts.Cert{Name: fmt.Sprintf("ca-%02d.crt", i+1), Content: b})
 		}
 	}
-}
-
-// readJSON reads a file that must hold a JSON object.
-func readJSON(add core.AddFunc, field, path string) []byte {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		add(field, "%v", err)
-		return nil
-	}
-	var obj map[string]any
-	if json.Unmarshal(b, &obj) != nil {
-		add(field, "%s is not a JSON object", path)
-		return nil
-	}
-	return b
 }
 
 // Validate checks every field, reporting each problem through add with the
