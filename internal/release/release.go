@@ -27,14 +27,22 @@ type Layout struct {
 // Current is the path the service runs from: a symlink to the live release.
 func (l Layout) Current() string { return path.Join(l.AppDir, "server") }
 
-// incoming records the release being prepared, between steps.
-func (l Layout) incoming() string { return path.Join(l.AppDir, ".incoming-release") }
+// IncomingFile records the release being prepared, between steps. It is
+// root's, outside the app user's directories: later steps run as root and
+// act on the path it holds, so the user must not be able to write it.
+const IncomingFile = "/run/node-carnivore/incoming-release"
+
+// incomingFile is IncomingFile, but for tests that run the steps here.
+var incomingFile = IncomingFile
+
+func (l Layout) incoming() string { return incomingFile }
 
 func (l Layout) envIncoming() string { return path.Join(l.AppDir, ".env.json.incoming") }
 
 type data struct {
 	Layout
 	Current, Incoming, EnvIncoming string
+	IncomingDir                    string
 	HasEnv                         bool
 	// For Dependencies.
 	Precache         string
@@ -42,7 +50,7 @@ type data struct {
 }
 
 func (l Layout) data() data {
-	return data{Layout: l, Current: l.Current(), Incoming: l.incoming(), EnvIncoming: l.envIncoming()}
+	return data{Layout: l, Current: l.Current(), Incoming: l.incoming(), IncomingDir: path.Dir(l.incoming()), EnvIncoming: l.envIncoming()}
 }
 
 // Unpack streams the app (open returns the tar.gz) into a new release

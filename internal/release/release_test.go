@@ -161,6 +161,8 @@ func TestMissSkipsTheAppsLifecycleScripts(t *testing.T) {
 	pkg := `{"name":"app","version":"1.0.0","scripts":{"prepare":"exit 1","postinstall":"exit 1"},"dependencies":{"dep":"file:` + dep + `/dep-1.0.0.tgz"}}` + "\n"
 	os.WriteFile(filepath.Join(app, "package.json"), []byte(pkg), 0o644)
 	l := Layout{User: "root", Group: "root", AppDir: filepath.Join(dir, "app")}
+	incomingFile = filepath.Join(dir, "incoming-release")
+	t.Cleanup(func() { incomingFile = IncomingFile })
 	os.WriteFile(l.incoming(), []byte(app+"\n"), 0o644)
 	miss := precache.Check(precache.State{}, precache.Want{})
 	script := golden.Prelude + "instance_user=root\ninstance_home=" + dir + "\nnode_bin=" + node + "\n" +

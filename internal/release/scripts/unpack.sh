@@ -19,4 +19,5 @@ mv -f {{q .EnvIncoming}} "$rel/.env.json"
 chmod 0600 "$rel/.env.json"
 echo "installed .env.json (mode 0600, owner {{.User}})"
 {{- end}}
+install -d -m 0700 {{q .IncomingDir}}
 echo "$rel" > {{q .Incoming}}
