@@ -50,9 +50,9 @@ test/sandbox/target.sh ssh "$SANDBOX_NAME" '
   echo "node:     $(env -i /bin/sh -c "node --version") for a plain non-login shell"
   echo "sysctl:   tcp_slow_start_after_idle=$(sysctl -n net.ipv4.tcp_slow_start_after_idle) ip_forward=$(sysctl -n net.ipv4.ip_forward) (in /etc/sysctl.d/60-node-primal.conf)"
   echo "redirect: $(nft list table ip node_primal | grep -m1 redirect | sed "s/^[[:space:]]*//") (nftables.service $(systemctl is-enabled nftables))"
-  echo "precache: $(ls /home/admin/app/precache/node_modules | wc -l) packages, manifest:"
+  echo "precache: $(ls /home/node/app/precache/node_modules | wc -l) packages, manifest:"
   sed "s/^/          /" /etc/node-primal/manifest.json
-  systemd-run --quiet --unit=demo-app --uid=admin /usr/local/bin/node -e "require(\"http\").createServer((q, s) => s.end(\"hello from node on 8080, fetched through port 80\\n\")).listen(8080)"
+  systemd-run --quiet --unit=demo-app --uid=node /usr/local/bin/node -e "require(\"http\").createServer((q, s) => s.end(\"hello from node on 8080, fetched through port 80\\n\")).listen(8080)"
   sleep 1
   echo "curl http://127.0.0.1:80/ -> $(curl -s http://127.0.0.1:80/)"
   systemctl stop demo-app'

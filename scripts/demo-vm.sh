@@ -176,8 +176,8 @@ echo "in the guest (the image just booted):"
 ssh_guest '
   echo "  service example-production: $(systemctl is-enabled example-production), $(systemctl is-active example-production) since boot ($(systemctl show -p User --value example-production) user)"
   echo "  nginx:     $(systemctl is-enabled nginx), $(systemctl is-active nginx)"
-  echo "  .env.json: $(stat -c "mode %a, owner %U" /home/admin/app/server/.env.json)"
-  echo "  release:   $(readlink /home/admin/app/server)"
+  echo "  .env.json: $(stat -c "mode %a, owner %U" /home/node/app/server/.env.json)"
+  echo "  release:   $(readlink /home/node/app/server)"
   echo "  node:      $(env -i /bin/sh -c "node --version")"' || echo "  (ssh to the guest failed)"
 echo
 echo "the carnivore build said:"

@@ -105,8 +105,9 @@ build {
   sources = ["source.amazon-ebs.primal"]
 
   provisioner "node-primal" {
-    # instance_user defaults to ssh_username ("admin"), who runs nginx's logs
-    # and owns the precache in ~/app/precache.
+    # instance_user defaults to "node", a system account node-primal makes
+    # (no password, no login shell, no sudo), which owns the precache in
+    # /home/node/app/precache; "admin" would give the app admin's sudo.
     node_version = var.node_version
     package_json = local.package_json
     # First boot runs cloud-init and unattended-upgrades, which hold the

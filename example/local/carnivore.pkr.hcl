@@ -121,7 +121,7 @@ build {
   sources = ["source.qemu.carnivore"]
 
   provisioner "node-carnivore" {
-    # instance_user defaults to ssh_username.
+    # instance_user defaults to the one node-primal recorded: node.
     app_name       = "example"
     environment    = "production"
     server_name    = ["example.test"]

@@ -122,7 +122,8 @@ build {
   sources = ["source.qemu.primal"]
 
   provisioner "node-primal" {
-    # instance_user defaults to ssh_username.
+    # instance_user defaults to "node", a system account node-primal makes
+    # (no password, no login shell, no sudo) that owns the app and the precache.
     dpkg_lock_timeout = "5m"
     node_version      = var.node_version
     node_mirror       = var.node_mirror

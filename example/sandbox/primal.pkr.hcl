@@ -60,6 +60,12 @@ variable "ca_certificates" {
   default = []
 }
 
+variable "instance_user" {
+  type        = string
+  default     = ""
+  description = "The user the app runs as; empty for node-primal's default, a system account named node."
+}
+
 variable "package_json" {
   type    = string
   default = "example/app/package.json"
@@ -76,7 +82,8 @@ build {
   sources = ["source.null.debian"]
 
   provisioner "node-primal" {
-    # instance_user defaults to ssh_username.
+    # The app's account: by default "node", made by node-primal.
+    instance_user     = var.instance_user
     dpkg_lock_timeout = "5m"
     node_installer    = var.node_installer
     node_version      = var.node_installer == "distro" ? "" : var.node_version

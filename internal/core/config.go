@@ -23,6 +23,8 @@ import (
 const (
 	DefaultPublicPort = 80
 	DefaultNginxPort  = 8080
+	// DefaultInstanceUser is the dedicated account node-primal makes.
+	DefaultInstanceUser = "node"
 	// DefaultDpkgLockTimeout is how long apt waits for the dpkg lock unless
 	// node-primal's dpkg_lock_timeout says otherwise.
 	DefaultDpkgLockTimeout = 10 * time.Minute
@@ -33,10 +35,16 @@ const (
 // manifest on the image, and node-carnivore fails, naming the setting, when
 // its own differ.
 type Config struct {
-	// The user the app and nginx run as on the image. It must already
-	// exist. Defaults to the user the communicator logs in as (for example
-	// `admin` on Debian cloud images); when that is root, set this to an
-	// unprivileged user.
+	// The user the app runs as, and who owns the app, the precache and the
+	// service's files. node-primal defaults it to `node`, a system account
+	// it makes when missing (no password, no login shell, no sudo, home
+	// `/home/node`: the convention of the official Node.js Docker image);
+	// node-carnivore defaults it to the user recorded in node-primal's
+	// manifest on the image. An existing login user such as `admin` gives
+	// the original recipe's layout (`/home/admin/app`), at a cost: cloud
+	// images give that user passwordless sudo, so whoever takes over the app
+	// is root. Root (or any uid 0 user) is refused. nginx workers run as
+	// `www-data` either way.
 	InstanceUser string `mapstructure:"instance_user" required:"false"`
 	// The port clients connect to. node-primal redirects it to
 	// `nginx_port`; node-carnivore's health check goes through it.
@@ -78,7 +86,7 @@ func (c *Config) Validate(add AddFunc) {
 		if err := validate.User(c.InstanceUser); err != nil {
 			add("instance_user", "%v", err)
 		} else if c.InstanceUser == "root" {
-			add("instance_user", "must not be root: nginx and the app run as this user")
+			add("instance_user", "must not be root: the app runs as this user")
 		}
 	}
 	for _, p := range []struct {

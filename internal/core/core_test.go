@@ -6,7 +6,7 @@ import (
 )
 
 func TestParseFacts(t *testing.T) {
-	f, err := parseFacts("admin", "home=/home/admin\ngroup=admin\nmachine=x86_64\nsystemd=yes\niptables=iptables v1.8.9 (nf_tables)\n")
+	f, err := parseFacts("admin", "home=/home/admin\ngroup=admin\nuid=1000\nmachine=x86_64\nsystemd=yes\niptables=iptables v1.8.9 (nf_tables)\n", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -15,12 +15,19 @@ func TestParseFacts(t *testing.T) {
 		t.Errorf("facts = %+v; want %+v", f, want)
 	}
 	for out, msg := range map[string]string{
-		"home=\ngroup=\nmachine=x86_64\nsystemd=no\niptables=\n":               `instance_user: user "ghost" does not exist on the machine`,
-		"home=/home/x y\ngroup=ghost\nmachine=x86_64\nsystemd=no\niptables=\n": `unusable home "/home/x y"`,
+		"home=\ngroup=\nuid=\nmachine=x86_64\nsystemd=no\niptables=\n":                   `instance_user: user "ghost" does not exist on the machine (node-primal makes it`,
+		"home=/home/x y\ngroup=ghost\nuid=1001\nmachine=x86_64\nsystemd=no\niptables=\n": `unusable home "/home/x y"`,
+		"home=/root\ngroup=root\nuid=0\nmachine=x86_64\nsystemd=no\niptables=\n":         `user "ghost" has uid 0: it is root by another name`,
 	} {
-		if _, err := parseFacts("ghost", out); err == nil || !strings.Contains(err.Error(), msg) {
+		if _, err := parseFacts("ghost", out, false); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("parseFacts(%q) error %v; want %q", out, err, msg)
 		}
+	}
+	// node-primal makes a missing user: the facts are the account's to be.
+	f, err = parseFacts("node", "home=\ngroup=\nuid=\nmachine=aarch64\nsystemd=yes\niptables=\n", true)
+	want = Facts{User: "node", Group: "node", Home: "/home/node", Machine: "aarch64", Systemd: true, Create: true}
+	if err != nil || f != want {
+		t.Errorf("facts of a user to make = %+v, %v; want %+v", f, err, want)
 	}
 }
 

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -22,6 +23,9 @@ type Facts struct {
 	// Iptables is the first line of `iptables --version` ("" when iptables
 	// is not installed); it tells the legacy backend from nftables.
 	Iptables string
+	// Create says the instance user does not exist yet: node-primal makes
+	// it (see account.Ensure), with Home and Group as given here.
+	Create bool
 }
 
 // factsScript prints one key=value line per fact. It runs as the login
@@ -29,31 +33,25 @@ type Facts struct {
 const factsScript = `u=%s
 printf 'home=%%s\n' "$(getent passwd "$u" | cut -d: -f6)"
 printf 'group=%%s\n' "$(id -gn "$u" 2>/dev/null)"
+printf 'uid=%%s\n' "$(id -u "$u" 2>/dev/null)"
 printf 'machine=%%s\n' "$(uname -m)"
 if [ -d /run/systemd/system ]; then echo systemd=yes; else echo systemd=no; fi
 printf 'iptables=%%s\n' "$(PATH="$PATH:/usr/sbin:/sbin" iptables --version 2>/dev/null | head -n 1)"
 `
 
-// ReadFacts learns the instance user (instance_user, or the communicator's
-// user) and reads its home and group and the machine's type and init
-// system, in one round trip.
-func (c *Config) ReadFacts(ctx context.Context, r *runner.Runner, generatedData map[string]interface{}) (Facts, error) {
-	user := c.InstanceUser
-	if user == "" {
-		var err error
-		if user, err = r.LoginUser(ctx, generatedData); err != nil {
-			return Facts{}, err
-		}
-		r.UI.Say(fmt.Sprintf("%s: instance_user defaults to the communicator's user %q", r.Name, user))
-	}
+// ReadFacts reads the instance user's home and group and the machine's
+// type and init system, in one round trip. When the user does not exist
+// and create is set (node-primal, which makes it), the facts are those of
+// the account it will make: home /home/<user>, a group of its name.
+func (c *Config) ReadFacts(ctx context.Context, r *runner.Runner, user string, create bool) (Facts, error) {
 	out, err := r.Output(ctx, fmt.Sprintf(factsScript, shell.Quote(user)))
 	if err != nil {
 		return Facts{}, fmt.Errorf("cannot read the machine's facts: %w", err)
 	}
-	return parseFacts(user, out)
+	return parseFacts(user, out, create)
 }
 
-func parseFacts(user, out string) (Facts, error) {
+func parseFacts(user, out string, create bool) (Facts, error) {
 	kv := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
 		if k, v, ok := strings.Cut(line, "="); ok {
@@ -62,8 +60,14 @@ func parseFacts(user, out string) (Facts, error) {
 	}
 	f := Facts{User: user, Home: kv["home"], Group: kv["group"], Machine: kv["machine"],
 		Systemd: kv["systemd"] == "yes", Iptables: kv["iptables"]}
+	if f.Home == "" && create {
+		f.Home, f.Group, f.Create = path.Join("/home", user), user, true
+	}
 	if f.Home == "" {
-		return f, fmt.Errorf("instance_user: user %q does not exist on the machine", user)
+		return f, fmt.Errorf("instance_user: user %q does not exist on the machine (node-primal makes it; was this image made by node-primal?)", user)
+	}
+	if kv["uid"] == "0" {
+		return f, fmt.Errorf("instance_user: user %q has uid 0: it is root by another name, and the app must not run as root", user)
 	}
 	if validate.AbsPath(f.Home) != nil || validate.User(f.Group) != nil {
 		return f, fmt.Errorf("instance_user: user %q has an unusable home %q or group %q", user, f.Home, f.Group)

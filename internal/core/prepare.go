@@ -46,14 +46,25 @@ func Prepare(pluginType string, s Settings, ctx *interpolate.Context, raws ...in
 	return errs.Err()
 }
 
-// Start begins a provisioner's run: the runner that reports to ui as name,
-// with the build's environment and secrets scrubbed, and the machine's
-// facts, checked against the settings only they can be checked against.
-func (c *Config) Start(ctx context.Context, name string, ui packersdk.Ui, comm packersdk.Communicator, secrets []string, generatedData map[string]interface{}) (*runner.Runner, Facts, error) {
-	r := &runner.Runner{UI: ui, Comm: comm, Name: name, Env: c.Env(), Secrets: secrets}
-	f, err := c.ReadFacts(ctx, r, generatedData)
+// Start begins a provisioner's run: NewRunner, then Facts.
+func (c *Config) Start(ctx context.Context, name string, ui packersdk.Ui, comm packersdk.Communicator, secrets []string, user string, create bool) (*runner.Runner, Facts, error) {
+	r := c.NewRunner(name, ui, comm, secrets)
+	f, err := c.Facts(ctx, r, user, create)
+	return r, f, err
+}
+
+// NewRunner is the runner that reports to ui as name, with the build's
+// environment, and secrets scrubbed from what it shows.
+func (c *Config) NewRunner(name string, ui packersdk.Ui, comm packersdk.Communicator, secrets []string) *runner.Runner {
+	return &runner.Runner{UI: ui, Comm: comm, Name: name, Env: c.Env(), Secrets: secrets}
+}
+
+// Facts reads the machine's facts for the instance user user (see
+// ReadFacts for create) and checks the settings only they can check.
+func (c *Config) Facts(ctx context.Context, r *runner.Runner, user string, create bool) (Facts, error) {
+	f, err := c.ReadFacts(ctx, r, user, create)
 	if err == nil {
 		err = c.CheckPrecacheDir(f)
 	}
-	return r, f, err
+	return f, err
 }

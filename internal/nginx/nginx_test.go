@@ -12,7 +12,7 @@ import (
 )
 
 var site = Site{
-	Name: "ponyfoo-production", User: "admin", Workers: "2",
+	Name: "ponyfoo-production", User: "www-data", Workers: "2",
 	ServerNames: []string{"ponyfoo.com", "www.ponyfoo.com"},
 	StaticRoot:  "/home/admin/app/server/public", AppPort: 3000, NginxPort: 8080, PublicPort: 80,
 }

@@ -15,12 +15,18 @@ import (
 //go:embed templates/*.tmpl
 var templates embed.FS
 
+// WorkerUser is the user Debian's nginx runs its workers as. They are not
+// the app's user: they read the static files through their permissions
+// (world-readable files in a traversable home) and cannot read the app's
+// secrets (mode 0600, the app user's).
+const WorkerUser = "www-data"
+
 // Site is the typed data nginx.conf and the site are rendered from, by the
 // embedded templates and by users' overrides alike. Every field is validated
 // by the caller to a grammar that cannot break out of an nginx directive.
 type Site struct {
 	Name        string   // the app's service name, e.g. ponyfoo-production
-	User        string   // nginx workers run as the instance user
+	User        string   // nginx workers run as this user: WorkerUser
 	Workers     string   // worker_processes: a number or "auto"
 	ServerNames []string // host names, or "_" for any
 	StaticRoot  string   // absolute path of the static files
@@ -61,7 +67,7 @@ func LoadTemplate(path string) (Template, error) {
 // field Site does not have, or a function it lacks, before any machine
 // exists.
 var sample = Site{
-	Name: "app-production", User: "app", Workers: "auto", ServerNames: []string{"_"},
+	Name: "app-production", User: WorkerUser, Workers: "auto", ServerNames: []string{"_"},
 	StaticRoot: "/srv/app/public", AppPort: 3000, NginxPort: 8080, PublicPort: 80,
 }
 

@@ -120,6 +120,19 @@ cat %[3]s 2>/dev/null || true
 // RootOutput runs a command as root on the machine and returns its stdout.
 type RootOutput func(ctx context.Context, command string) (string, error)
 
+// ReadManifest reads node-primal's manifest on the machine: nil when there
+// is none.
+func ReadManifest(ctx context.Context, run RootOutput) (*Manifest, error) {
+	out, err := run(ctx, "cat "+shell.Quote(ManifestPath)+" 2>/dev/null || true\n")
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", ManifestPath, err)
+	}
+	if strings.TrimSpace(out) == "" {
+		return nil, nil
+	}
+	return ParseManifest([]byte(out))
+}
+
 // ReadState reads the manifest and the precache in dir, with node's bin
 // directory binDir, in one round trip.
 func ReadState(ctx context.Context, run RootOutput, binDir, dir string) (State, error) {

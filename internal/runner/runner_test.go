@@ -242,29 +242,6 @@ func TestRunStreamsStdin(t *testing.T) {
 	}
 }
 
-func TestLoginUser(t *testing.T) {
-	r := &Runner{UI: packersdk.TestUi(t), Comm: &localComm{}, Name: "test"}
-	for _, c := range []struct {
-		user, err string
-	}{
-		{"admin", ""},
-		{"root", "logs in as root"},
-		{"Bad User", "is not a user name"},
-	} {
-		got, err := r.LoginUser(context.Background(), map[string]interface{}{"User": c.user})
-		switch {
-		case c.err == "" && (err != nil || got != c.user):
-			t.Errorf("LoginUser(%q) = %q, %v", c.user, got, err)
-		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
-			t.Errorf("LoginUser(%q) error = %v; want %q", c.user, err, c.err)
-		}
-	}
-	// Without the build's "User", the machine is asked (here: this host).
-	if _, err := r.LoginUser(context.Background(), map[string]interface{}{}); os.Geteuid() == 0 && (err == nil || !strings.Contains(err.Error(), "root")) {
-		t.Errorf("LoginUser asked a machine logged in as root: err = %v; want the root refusal", err)
-	}
-}
-
 // testPrelude is the prelude of the runner's tests: this machine's root
 // as the instance user.
 var testPrelude = Prelude{User: "root", Home: "/root", Node: "/usr/local/bin/node"}.Render()

@@ -13,7 +13,7 @@ import (
 )
 
 // goldenFacts stand for what Provision reads from a primal image.
-var goldenFacts = core.Facts{User: "admin", Group: "admin", Home: "/home/admin", Machine: "x86_64", Systemd: true}
+var goldenFacts = core.Facts{User: "node", Group: "node", Home: "/home/node", Machine: "x86_64", Systemd: true}
 
 // app is the repository's example app.
 var app = filepath.Join("..", "..", "example", "app")
@@ -150,7 +150,7 @@ func primalManifest(t *testing.T) *precache.Manifest {
 	}
 	w := p.config.want(goldenFacts)
 	return &precache.Manifest{
-		Format: 1, InstanceUser: "admin", PublicPort: 80, NginxPort: 8080, NodeVersion: "v22.12.0",
+		Format: 1, InstanceUser: "node", PublicPort: 80, NginxPort: 8080, NodeVersion: "v22.12.0",
 		Precache: &precache.Contents{Dir: w.Dir, Lockfile: w.Lockfile, LockfileSHA256: w.LockfileSHA256, PackageJSONSHA256: w.PackageJSONSHA256},
 	}
 }
@@ -205,7 +205,7 @@ func TestPrecacheVerdictIgnoresManifestFormatting(t *testing.T) {
 	}
 	m := primalManifest(t)
 	compact := `{"precache":{"package_json_sha256":"` + m.Precache.PackageJSONSHA256 + `","lockfile_sha256":"` + m.Precache.LockfileSHA256 +
-		`","lockfile":"package-lock.json","dir":"/home/admin/app/precache"},"node_version":"v22.12.0","nginx_port":8080,"public_port":80,"instance_user":"admin","format":1}`
+		`","lockfile":"package-lock.json","dir":"/home/node/app/precache"},"node_version":"v22.12.0","nginx_port":8080,"public_port":80,"instance_user":"node","format":1}`
 	tabs := strings.ReplaceAll(string(m.Marshal()), "  ", "\t")
 	crlf := strings.ReplaceAll(string(m.Marshal()), "\n", "\r\n")
 	for name, text := range map[string]string{"indented": string(m.Marshal()), "compact": compact, "tabs": tabs, "crlf": crlf} {
@@ -235,10 +235,10 @@ func TestManifestDisagreementNamesTheField(t *testing.T) {
 		t.Fatal("no error for a build that disagrees with the image")
 	}
 	for _, want := range []string{
-		`instance_user: node-primal made this image with instance_user = admin`,
+		`instance_user: node-primal made this image with instance_user = node`,
 		`public_port: node-primal made this image with public_port = 8000`, "this build has 80",
 		`nginx_port: node-primal made this image with nginx_port = 8080`, "this build has 8081",
-		`precache_dir: node-primal precached the dependencies in /home/admin/app/precache`,
+		`precache_dir: node-primal precached the dependencies in /home/node/app/precache`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not contain %q:\n%v", want, err)

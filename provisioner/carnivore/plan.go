@@ -20,7 +20,7 @@ import (
 func (c *Config) site(f core.Facts) nginx.Site {
 	return nginx.Site{
 		Name:        c.serviceName(),
-		User:        f.User,
+		User:        nginx.WorkerUser,
 		Workers:     c.workers(),
 		ServerNames: c.ServerName,
 		StaticRoot:  path.Join(f.Home, "app", "server", c.StaticRoot),

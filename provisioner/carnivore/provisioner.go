@@ -9,6 +9,7 @@ package carnivore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -61,7 +62,8 @@ type Config struct {
 	// the original recipe's.
 	NginxWorkers *int `mapstructure:"nginx_workers" required:"false"`
 	// Local path of a text/template file that replaces the built-in
-	// `nginx.conf`. It is rendered with the same data: `.Name`, `.User`,
+	// `nginx.conf`. It is rendered with the same data: `.Name`, `.User`
+	// (the nginx workers' user, `www-data`),
 	// `.Workers`, `.ServerNames`, `.StaticRoot`, `.AppPort`, `.NginxPort`,
 	// `.PublicPort`, and checked with `nginx -t` before nginx reloads.
 	NginxConf string `mapstructure:"nginx_conf" required:"false"`
@@ -111,7 +113,22 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 // be used as it is, then runs the plan.
 func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, generatedData map[string]interface{}) error {
 	c := &p.config
-	r, f, err := c.Start(ctx, "node-carnivore", ui, comm, c.Secrets(), generatedData)
+	r := c.NewRunner("node-carnivore", ui, comm, c.Secrets())
+	user := c.InstanceUser
+	if user == "" {
+		m, err := precache.ReadManifest(ctx, r.RootOutput)
+		if err != nil {
+			return err
+		}
+		user = core.DefaultInstanceUser
+		if m != nil && m.InstanceUser != "" {
+			user = m.InstanceUser
+			ui.Say(fmt.Sprintf("node-carnivore: instance_user defaults to %q, the user node-primal's manifest records", user))
+		} else {
+			ui.Say(fmt.Sprintf("node-carnivore: instance_user defaults to %q (no node-primal manifest records one)", user))
+		}
+	}
+	f, err := c.Facts(ctx, r, user, false)
 	if err != nil {
 		return err
 	}

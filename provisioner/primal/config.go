@@ -26,6 +26,9 @@ const (
 // SetDefaults fills in every default. It reads no file.
 func (c *Config) SetDefaults() {
 	c.Config.SetDefaults()
+	if c.InstanceUser == "" {
+		c.InstanceUser = core.DefaultInstanceUser
+	}
 	if c.Packages == nil {
 		c.Packages = append([]string(nil), DefaultPackages...)
 	}

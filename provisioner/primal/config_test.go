@@ -18,8 +18,8 @@ func TestPrepareDefaults(t *testing.T) {
 	if c.DpkgLockTimeout != 10*time.Minute {
 		t.Errorf("default dpkg_lock_timeout = %s; want 10m", c.DpkgLockTimeout)
 	}
-	if c.InstanceUser != "" {
-		t.Errorf("instance_user = %q; want empty (resolved from the communicator at provision time)", c.InstanceUser)
+	if c.InstanceUser != "node" {
+		t.Errorf("instance_user = %q; want the dedicated account node, not the communicator's (sudo) user", c.InstanceUser)
 	}
 	if c.NodeInstaller != "tarball" || c.NodeVersion != "lts" || c.NodeMirror != "https://nodejs.org/dist" || c.NvmVersion != "v0.40.1" {
 		t.Errorf("node defaults = %q %q %q %q", c.NodeInstaller, c.NodeVersion, c.NodeMirror, c.NvmVersion)

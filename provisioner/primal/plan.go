@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/nodebake/packer-plugin-node/internal/account"
 	"github.com/nodebake/packer-plugin-node/internal/apt"
 	"github.com/nodebake/packer-plugin-node/internal/cacerts"
 	"github.com/nodebake/packer-plugin-node/internal/core"
@@ -26,12 +27,12 @@ func (c *Config) newPlan(f core.Facts) plan.Plan {
 	return plan.Plan{Prelude: c.Prelude(f, c.DpkgLockTimeout)}
 }
 
-// SystemPlan is the first part of node-primal's work: the OS, nginx, kernel
+// SystemPlan is the first part of node-primal's work: the instance user, the OS, nginx, kernel
 // settings and the port redirect. It also installs what the Node.js
 // installer needs, so the mirror can be read before NodePlan is made.
 func (c *Config) SystemPlan(f core.Facts) (plan.Plan, error) {
 	p := c.newPlan(f)
-	p.Add(apt.WaitForLock(), apt.Update())
+	p.Add(account.Ensure(f.User, f.Home), apt.WaitForLock(), apt.Update())
 	if len(c.caCerts) > 0 {
 		p.Add(cacerts.Install(c.caCerts))
 	}

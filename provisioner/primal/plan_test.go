@@ -14,7 +14,7 @@ import (
 
 // goldenFacts stand for what Provision reads from a Debian 12 cloud image.
 var goldenFacts = core.Facts{
-	User: "admin", Group: "admin", Home: "/home/admin", Machine: "x86_64", Systemd: true,
+	User: "node", Group: "node", Home: "/home/node", Machine: "x86_64", Systemd: true,
 	Iptables: "iptables v1.8.9 (nf_tables)",
 }
 
@@ -139,6 +139,7 @@ func TestPlanStepNames(t *testing.T) {
 		}
 	}
 	want := []string{
+		"instance user node (a system account without login, password or sudo, made if missing)",
 		"wait for the dpkg lock",
 		"apt-get update",
 		"install base packages",
@@ -149,7 +150,7 @@ func TestPlanStepNames(t *testing.T) {
 		"redirect port 80 to 8080 (nftables, persisted)",
 		"install Node.js installer prerequisites",
 		"install Node.js v22.12.0 (linux-x64, from https://nodejs.org/dist)",
-		"precache production dependencies in /home/admin/app/precache (miss: no manifest at /etc/node-primal/manifest.json)",
+		"precache production dependencies in /home/node/app/precache (miss: no manifest at /etc/node-primal/manifest.json)",
 		"clean apt's package cache",
 		"record what this image holds in /etc/node-primal/manifest.json",
 	}
@@ -173,7 +174,7 @@ func TestRerunKeepsCurrentPrecache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.InstanceUser != "admin" || m.PublicPort != 80 || m.NginxPort != 8080 || m.NodeVersion != "v22.12.0" ||
+	if m.InstanceUser != "node" || m.PublicPort != 80 || m.NginxPort != 8080 || m.NodeVersion != "v22.12.0" ||
 		m.Precache == nil || m.Precache.Lockfile != "package-lock.json" || len(m.Precache.LockfileSHA256) != 64 {
 		t.Errorf("manifest = %+v", m)
 	}

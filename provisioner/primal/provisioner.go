@@ -152,7 +152,7 @@ func (c *Config) Secrets() []string {
 // run.
 func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, generatedData map[string]interface{}) error {
 	c := &p.config
-	r, f, err := c.Start(ctx, "node-primal", ui, comm, c.Secrets(), generatedData)
+	r, f, err := c.Start(ctx, "node-primal", ui, comm, c.Secrets(), c.InstanceUser, true)
 	if err != nil {
 		return err
 	}

@@ -79,7 +79,7 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 	}
 	checkSecretsNotShown(t, out)
 	ph.run("check the app", func() { checkCarnivore(t, tgt) })
-	before := tgt.MustRun(t, "readlink /home/admin/app/server; ls /home/admin/app/releases | wc -l")
+	before := tgt.MustRun(t, "readlink /home/node/app/server; ls /home/node/app/releases | wc -l")
 
 	// The verdict parses the manifest: the same manifest written compactly,
 	// keys in another order, still gives a hit on the rerun.
@@ -96,7 +96,7 @@ fs.writeFileSync(process.argv[1], JSON.stringify(Object.fromEntries(Object.entri
 	if !strings.Contains(out, "node-carnivore: precache hit: package-lock.json (sha256 ") {
 		t.Error("the rerun on a compactly rewritten manifest did not report a precache hit")
 	}
-	after := tgt.MustRun(t, "readlink /home/admin/app/server; ls /home/admin/app/releases | wc -l")
+	after := tgt.MustRun(t, "readlink /home/node/app/server; ls /home/node/app/releases | wc -l")
 	if before == after || !strings.HasSuffix(after, "\n1\n") {
 		t.Errorf("the rerun should switch to a new release and keep only it: before %q after %q", before, after)
 	}
@@ -149,7 +149,7 @@ fs.writeFileSync(process.argv[1], JSON.stringify(Object.fromEntries(Object.entri
 	// A build whose nginx_port is not the one the primal image redirects to
 	// fails before it touches the machine, naming the setting.
 	ph.run("carnivore packer build (nginx_port disagrees with primal)", func() {
-		releases := tgt.MustRun(t, "ls /home/admin/app/releases")
+		releases := tgt.MustRun(t, "ls /home/node/app/releases")
 		var err error
 		out, err = runPacker(t, carnivoreArgs(tgt, "-var", "nginx_port=8081")...)
 		if err == nil {
@@ -158,7 +158,7 @@ fs.writeFileSync(process.argv[1], JSON.stringify(Object.fromEntries(Object.entri
 		if want := "nginx_port: node-primal made this image with nginx_port = 8080 (recorded in /etc/node-primal/manifest.json), this build has 8081"; !strings.Contains(out, want) {
 			t.Errorf("the failed build's output lacks %q", want)
 		}
-		if got := tgt.MustRun(t, "ls /home/admin/app/releases"); got != releases {
+		if got := tgt.MustRun(t, "ls /home/node/app/releases"); got != releases {
 			t.Errorf("the refused build touched the releases: %q, was %q", got, releases)
 		}
 	})
@@ -190,7 +190,7 @@ fs.writeFileSync(process.argv[1], JSON.stringify(Object.fromEntries(Object.entri
 	})
 	expectOn(t, tgt, "test -e /etc/systemd/system/example-production.service || echo 'no unit'", "no unit")
 	expectOn(t, tgt, "ls /etc/rc2.d | grep -c example-production", "1")
-	expectOn(t, tgt, "ps -o user= -p $(cat /run/example-production.pid)", "admin")
+	expectOn(t, tgt, "ps -o user= -p $(cat /run/example-production.pid)", "node")
 	expectOn(t, tgt, "curl -s -H 'Host: example.test' http://127.0.0.1:80/ | cut -d, -f1", "hello from example-app (NODE_ENV=production")
 }
 
@@ -215,16 +215,21 @@ func checkCarnivore(t *testing.T, tgt *sandbox.Target) {
 	t.Helper()
 	expectOn(t, tgt, "systemctl is-enabled example-production", "enabled")
 	expectOn(t, tgt, "systemctl is-active example-production", "active")
-	expectOn(t, tgt, "systemctl show -p User,NoNewPrivileges --value example-production | tr '\\n' ' '", "admin yes")
+	expectOn(t, tgt, "systemctl show -p User,NoNewPrivileges --value example-production | tr '\\n' ' '", "node yes")
 	expectOn(t, tgt, "curl -s -H 'Host: example.test' http://127.0.0.1:80/ | cut -d, -f1", "hello from example-app (NODE_ENV=production")
 	expectOn(t, tgt, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:80/healthz", "200")
 	expectOn(t, tgt, "curl -s http://127.0.0.1:80/hello.txt", "a static file, served by nginx")
-	expectOn(t, tgt, "stat -c '%a %U' /home/admin/app/server/.env.json", "600 admin")
+	expectOn(t, tgt, "stat -c '%a %U' /home/node/app/server/.env.json", "600 node")
+	// nginx's workers are www-data, not the app's user: they read the
+	// static files through their permissions, and never the secrets.
+	expectOn(t, tgt, "ps -o user= -C nginx | sort -u | tr '\\n' ' '", "root www-data")
+	expectOn(t, tgt, "runuser -u www-data -- cat /home/node/app/server/.env.json >/dev/null 2>&1 || echo unreadable", "unreadable")
+	expectOn(t, tgt, "runuser -u www-data -- cat /home/node/app/server/.bin/public/hello.txt", "a static file, served by nginx")
 	// No dotfile is ever served, by nginx or through the app.
 	for _, p := range []string{"/.env.json", "/.git/config", "/.bin/public/hello.txt", "/sub/.npmrc"} {
 		expectOn(t, tgt, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:80"+p, "403")
 	}
 	expectOn(t, tgt, "test -e /etc/nginx/sites-enabled/default || echo gone", "gone")
 	expectOn(t, tgt, "grep -c 'server_name example.test www.example.test;' /etc/nginx/sites-enabled/example-production.conf", "1")
-	expectOn(t, tgt, "find /home/admin/app/server/ ! -user admin | wc -l", "0")
+	expectOn(t, tgt, "find /home/node/app/server/ ! -user node | wc -l", "0")
 }

@@ -81,12 +81,12 @@ func TestPrimalOnSandbox(t *testing.T) {
 		}
 	})
 	for _, want := range []string{
-		`instance_user defaults to the communicator's user "admin"`,
+		"made the system account node (home /home/node)",
 		"] wait for the dpkg lock: done in",
 		`node-primal: node_version "22" is v` + nodeNew,
 		"sha256 ", "verified against SHASUMS256.txt",
 		"node-primal: precache miss: no manifest at /etc/node-primal/manifest.json",
-		"node-primal: [1/3] precache production dependencies in /home/admin/app/precache (miss: no manifest at /etc/node-primal/manifest.json): done in",
+		"node-primal: [1/3] precache production dependencies in /home/node/app/precache (miss: no manifest at /etc/node-primal/manifest.json): done in",
 		"node-primal: [3/3] record what this image holds in /etc/node-primal/manifest.json: done in",
 	} {
 		if !strings.Contains(out, want) {
@@ -104,6 +104,7 @@ func TestPrimalOnSandbox(t *testing.T) {
 		}
 	})
 	for _, want := range []string{
+		"node exists (uid ",
 		"already installed: git make g++ graphicsmagick curl",
 		"Node.js v" + nodeNew + " is already installed",
 		"precache is current",
@@ -188,7 +189,7 @@ func TestPrimalOnSandbox(t *testing.T) {
 	if m := readManifest(t, tgt); m.Precache == nil || m.Precache.Lockfile != "" || m.Precache.LockfileSHA256 != "" || len(m.Precache.PackageJSONSHA256) != 64 {
 		t.Errorf("manifest without a lockfile = %+v; want no lockfile and package.json's sha256", m.Precache)
 	}
-	expectOn(t, tgt, "test -d /home/admin/app/precache/node_modules/express && echo yes", "yes")
+	expectOn(t, tgt, "test -d /home/node/app/precache/node_modules/express && echo yes", "yes")
 
 	// A release whose archive does not match SHASUMS256.txt fails the build
 	// cleanly, showing both sums, and leaves the installed Node.js alone.
@@ -216,13 +217,14 @@ func TestPrimalOnSandbox(t *testing.T) {
 
 // TestPrimalDistroIptables covers the other installer and firewall backend
 // that run here: Debian's nodejs and npm, the redirect saved by
-// iptables-persistent.
+// iptables-persistent; and the original recipe's layout, instance_user =
+// "admin", for which no account is made.
 func TestPrimalDistroIptables(t *testing.T) {
 	ph := newPhases(t)
 	var tgt *sandbox.Target
 	ph.run("create sandbox target", func() { tgt = sandbox.New(t) })
 	args := primalArgs(t, tgt, "https://nodejs.invalid/dist", "-var", "node_installer=distro",
-		"-var", "firewall_backend=iptables", "-var", "package_json=")
+		"-var", "firewall_backend=iptables", "-var", "package_json=", "-var", "instance_user=admin")
 	for i := 1; i <= 2; i++ {
 		ph.run("packer build", func() {
 			if _, err := runPacker(t, args...); err != nil {
@@ -237,7 +239,11 @@ func TestPrimalDistroIptables(t *testing.T) {
 	expectOn(t, tgt, "iptables -t nat -S PREROUTING | grep -c 'NODE_PRIMAL'", "1")
 	expectOn(t, tgt, "grep -c 'REDIRECT --to-ports 8080' /etc/iptables/rules.v4", "2")
 	expectOn(t, tgt, "systemctl is-enabled netfilter-persistent", "enabled")
-	checkRedirect(t, tgt)
+	checkRedirect(t, tgt, "admin")
+	if m := readManifest(t, tgt); m.InstanceUser != "admin" {
+		t.Errorf("manifest instance_user = %q; want admin", m.InstanceUser)
+	}
+	expectOn(t, tgt, "id node >/dev/null 2>&1 || echo 'no node account'", "no node account")
 }
 
 // readManifest reads node-primal's manifest on the target.
@@ -276,7 +282,7 @@ func checkPrimal(t *testing.T, tgt *sandbox.Target, node, lockSHA string) {
 	expectOn(t, tgt, "sysctl -n net.ipv4.tcp_slow_start_after_idle", "0")
 	// The log directory stays root's (CVE-2016-1247), readable by adm.
 	expectOn(t, tgt, "stat -c '%U:%G %a' /var/log/nginx", "root:adm 755")
-	expectOn(t, tgt, "find /var/log/nginx -user admin | wc -l", "0")
+	expectOn(t, tgt, "find /var/log/nginx -user node | wc -l", "0")
 	expectOn(t, tgt, "ls -d /tmp/packer-node.* /dev/shm/packer-node.* /run/node-primal/npmrc 2>/dev/null | wc -l", "0")
 
 	// Node.js for every user, in non-interactive shells with no profile,
@@ -285,7 +291,9 @@ func checkPrimal(t *testing.T, tgt *sandbox.Target, node, lockSHA string) {
 	if got, err := tgt.RunAs(sandbox.AdminUser, "node --version && npm --version >/dev/null && echo ok"); err != nil || got != "v"+node+"\nok\n" {
 		t.Errorf("node/npm as admin over ssh = %q, %v", got, err)
 	}
-	expectOn(t, tgt, "systemd-run --quiet --wait --pipe --uid=admin /usr/local/bin/node -p process.version", "v"+node)
+	expectOn(t, tgt, "systemd-run --quiet --wait --pipe --uid=node /usr/local/bin/node -p process.version", "v"+node)
+
+	checkAppAccount(t, tgt)
 
 	// The redirect, persisted for nftables.service.
 	expectOn(t, tgt, "systemctl is-enabled nftables", "enabled")
@@ -294,26 +302,43 @@ func checkPrimal(t *testing.T, tgt *sandbox.Target, node, lockSHA string) {
 	// Only traffic for this machine is redirected, not what it routes.
 	expectOn(t, tgt, "nft list chain ip node_primal prerouting | grep -c 'fib daddr type local tcp dport 80 redirect to :8080'", "1")
 	expectOn(t, tgt, "nft list tables | grep -c node_primal", "1")
-	checkRedirect(t, tgt)
+	checkRedirect(t, tgt, "node")
 
 	// The precache and the manifest, read with the type node-carnivore reads it with.
 	m := readManifest(t, tgt)
 	if m.Precache == nil || m.Precache.Lockfile != "package-lock.json" || m.Precache.LockfileSHA256 != lockSHA ||
-		m.Precache.Dir != "/home/admin/app/precache" || m.NodeVersion != "v"+node || m.NpmVersion == "" || m.Created == "" ||
-		m.PluginVersion == "" || m.InstanceUser != "admin" || m.PublicPort != 80 || m.NginxPort != 8080 {
-		t.Errorf("manifest = %+v (precache %+v); want lockfile_sha256 %s, node v%s, admin, 80 and 8080", m, m.Precache, lockSHA, node)
+		m.Precache.Dir != "/home/node/app/precache" || m.NodeVersion != "v"+node || m.NpmVersion == "" || m.Created == "" ||
+		m.PluginVersion == "" || m.InstanceUser != "node" || m.PublicPort != 80 || m.NginxPort != 8080 {
+		t.Errorf("manifest = %+v (precache %+v); want lockfile_sha256 %s, node v%s, node, 80 and 8080", m, m.Precache, lockSHA, node)
 	}
 	expectOn(t, tgt, "stat -c '%U %a' "+precache.ManifestPath, "root 644")
-	expectOn(t, tgt, "test -f /home/admin/app/precache/node_modules/express/package.json && echo yes", "yes")
-	expectOn(t, tgt, "test -e /home/admin/app/precache/node_modules/left-pad || echo 'no dev dependencies'", "no dev dependencies")
-	expectOn(t, tgt, "find /home/admin/app ! -user admin | wc -l", "0")
+	expectOn(t, tgt, "test -f /home/node/app/precache/node_modules/express/package.json && echo yes", "yes")
+	expectOn(t, tgt, "test -e /home/node/app/precache/node_modules/left-pad || echo 'no dev dependencies'", "no dev dependencies")
+	expectOn(t, tgt, "find /home/node/app ! -user node | wc -l", "0")
 }
 
-// checkRedirect serves something on 8080 as the unprivileged admin and
-// fetches it through port 80 on the target.
-func checkRedirect(t *testing.T, tgt *sandbox.Target) {
+// checkAppAccount checks the account the app runs as is the system account
+// node-primal made, and that it can do nothing a login user can: no
+// password, no login shell, no group but its own, no sudo.
+func checkAppAccount(t *testing.T, tgt *sandbox.Target) {
 	t.Helper()
-	tgt.MustRun(t, `systemd-run --quiet --unit=e2e-listener --uid=admin /usr/local/bin/node -e '
+	expectOn(t, tgt, "getent passwd node | cut -d: -f6,7", "/home/node:/usr/sbin/nologin")
+	expectOn(t, tgt, "test $(id -u node) -lt 1000 && echo system", "system") // SYS_UID_MAX
+	expectOn(t, tgt, "id -nG node", "node")
+	expectOn(t, tgt, "passwd -S node | cut -d' ' -f2", "L")
+	expectOn(t, tgt, "sudo -l -U node | tail -n 1", "User node is not allowed to run sudo on "+tgt.Name+".")
+	expectOn(t, tgt, "stat -c '%U %a' /home/node", "node 711")
+	// Even root's su gets no shell for it.
+	if out, _ := tgt.Run("su node -c 'echo logged in' </dev/null 2>&1 || true"); strings.Contains(out, "logged in") || !strings.Contains(out, "not available") {
+		t.Errorf("su node: %q; want nologin's refusal", out)
+	}
+}
+
+// checkRedirect serves something on 8080 as the unprivileged user and
+// fetches it through port 80 on the target.
+func checkRedirect(t *testing.T, tgt *sandbox.Target, user string) {
+	t.Helper()
+	tgt.MustRun(t, `systemd-run --quiet --unit=e2e-listener --uid=`+user+` /usr/local/bin/node -e '
 require("http").createServer((q, s) => s.end("through the redirect\n")).listen(8080, "0.0.0.0")'
 for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:8080/ && exit 0; sleep 0.1; done; exit 1`)
 	defer tgt.Run("systemctl stop e2e-listener")
@@ -328,8 +353,8 @@ sha256sum /etc/sysctl.d/60-node-primal.conf /etc/nftables.conf /etc/environment 
 sort /etc/sysctl.d/60-node-primal.conf | uniq -d
 nft list ruleset
 find /etc/systemd/system /etc/rc*.d -name '*nginx*' -o -name '*nftables*' | sort
-stat -c '%n %U %G %a' /var/log/nginx /var/log/nginx/* /home/admin/app /home/admin/app/precache
-ls /home/admin/app/precache/node_modules | sha256sum
+stat -c '%n %U %G %a' /var/log/nginx /var/log/nginx/* /home/node/app /home/node/app/precache
+ls /home/node/app/precache/node_modules | sha256sum
 dpkg-query -W -f '${Package} ${Version} ${Status}\n' | sha256sum
 ls -1 /var/lib/dpkg/updates /usr/local/share/ca-certificates/node-primal
 `

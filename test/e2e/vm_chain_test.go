@@ -26,9 +26,10 @@ const (
 // chain `make demo` shows, with one primal build for all its checks:
 //
 //  1. primal: the QEMU builder boots the Debian base image, node-primal
-//     provisions it over SSH as admin (Node.js from a local mirror the guest
-//     reaches on the host's loopback, the example app's dependencies
-//     precached), the VM shuts down: primal.qcow2 over the base image.
+//     provisions it over SSH as admin, for the app's account node that it
+//     makes (Node.js from a local mirror the guest reaches on the host's
+//     loopback, the example app's dependencies precached), the VM shuts
+//     down: primal.qcow2 over the base image.
 //  2. a fresh boot of primal.qcow2 checks that what node-primal set up
 //     survives a reboot: nginx enabled and serving, the kernel setting
 //     applied again from /etc/sysctl.d, the port redirect loaded again, the
@@ -96,7 +97,7 @@ func TestVMChain(t *testing.T) {
 		}
 	})
 	for _, want := range []string{
-		`instance_user defaults to the communicator's user "admin"`,
+		"made the system account node (home /home/node)",
 		"persist kernel settings in /etc/sysctl.d/60-node-primal.conf: done in",
 		`node-primal: node_version "` + nodemirror.Node22 + `" is v` + nodemirror.Node22,
 		"verified against SHASUMS256.txt",
@@ -211,13 +212,13 @@ func checkCarnivoreVM(t *testing.T, m *vm.VM) {
 	expect("test $(cut -d. -f1 /proc/uptime) -lt 900 && echo fresh", "fresh")
 	expect("systemctl is-enabled example-production", "enabled")
 	expect("systemctl is-active example-production", "active")
-	expect("systemctl show -p User,NoNewPrivileges --value example-production | tr '\\n' ' '", "admin yes")
+	expect("systemctl show -p User,NoNewPrivileges --value example-production | tr '\\n' ' '", "node yes")
 	expect("systemctl is-active nginx", "active")
 	expect("curl -s http://127.0.0.1:80/ | cut -d, -f1", "hello from example-app (NODE_ENV=production")
 	expect("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:80/healthz", "200")
 	expect("curl -s http://127.0.0.1:80/hello.txt", "a static file, served by nginx")
-	expect("stat -c '%a %U' /home/admin/app/server/.env.json", "600 admin")
-	expect("find /home/admin/app/server/ ! -user admin | wc -l", "0")
+	expect("stat -c '%a %U' /home/node/app/server/.env.json", "600 node")
+	expect("find /home/node/app/server/ ! -user node | wc -l", "0")
 
 	// From the host: 127.0.0.1:PORT is forwarded to the guest's port 80,
 	// which the image's redirect sends to nginx, which proxies to the app.

@@ -42,7 +42,7 @@ func checkPrimalVM(t *testing.T, m *vm.VM, node string) {
 	expect("grep -c '^net.ipv4.tcp_slow_start_after_idle = 0$' /etc/sysctl.d/60-node-primal.conf", "1")
 	expect("/usr/sbin/sysctl -n net.ipv4.tcp_slow_start_after_idle", "0")
 	expect("stat -c '%U:%G %a' /var/log/nginx", "root:adm 755")
-	expect("sudo -n find /var/log/nginx -user admin | wc -l", "0")
+	expect("sudo -n find /var/log/nginx -user node | wc -l", "0")
 	expect("ls -d /tmp/packer-node.* /dev/shm/packer-node.* /run/node-primal/npmrc 2>/dev/null | wc -l", "0")
 	expect("env -i /bin/sh -c 'node --version'", "v"+node)
 
@@ -53,7 +53,7 @@ func checkPrimalVM(t *testing.T, m *vm.VM, node string) {
 	// 8080 answers http://127.0.0.1/.
 	expect("systemctl is-enabled nftables", "enabled")
 	expect("sudo -n nft list table ip node_primal | grep -c 'tcp dport 80 redirect to :8080'", "2")
-	m.MustRun(t, `sudo -n systemd-run --quiet --unit=e2e-listener --uid=admin /usr/local/bin/node -e '
+	m.MustRun(t, `sudo -n systemd-run --quiet --unit=e2e-listener --uid=node /usr/local/bin/node -e '
 require("http").createServer((q, s) => s.end("through the redirect\n")).listen(8080, "0.0.0.0")'
 for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:8080/ && exit 0; sleep 0.2; done; exit 1`)
 	expect("curl -s -w ' %{http_code}' http://127.0.0.1/", "through the redirect\n 200")
