@@ -1,4 +1,4 @@
-//go:build e2e
+//go:build e2e && unix
 
 package ami
 
@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -125,6 +126,13 @@ func run(t *testing.T, ctx context.Context, dir string, env []string, name strin
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = env
+	// packer re-executes itself and starts plugins, which hold the output
+	// pipe: when ctx runs out, kill the whole process group, and stop
+	// waiting for the pipe soon after, so that a hung build fails the test
+	// instead of hanging it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
