@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
+	"net/http"
+	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -41,8 +46,98 @@ func (f describeImagesAPI) DescribeImages(ctx context.Context, in *ec2.DescribeI
 // 5 to 1000). Without it EC2 answers in a single, unpaginated response.
 const pageSize = 1000
 
+// Bounds of each HTTP attempt, whatever the overall timeout: an endpoint
+// that accepts connections but never answers costs one attempt, which the
+// SDK's retryer then retries with backoff (max_retries) while the lookup's
+// timeout allows. Variables so that tests can shorten them.
+var (
+	dialTimeout           = 10 * time.Second // TCP connect
+	tlsHandshakeTimeout   = 10 * time.Second
+	responseHeaderTimeout = 30 * time.Second // request sent, until the status line and headers
+	readTimeout           = 30 * time.Second // silence while reading a response
+)
+
+// newHTTPClient is the SDK's buildable client with every wait bounded. It
+// stays an *awshttp.BuildableClient so that AWS_CA_BUNDLE still works.
+func newHTTPClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().
+		WithDialerOptions(func(d *net.Dialer) { d.Timeout = dialTimeout }).
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.TLSHandshakeTimeout = tlsHandshakeTimeout
+			tr.ResponseHeaderTimeout = responseHeaderTimeout
+		}).
+		WithReadTimeout(readTimeout)
+}
+
+// endpointRecorder passes requests on to an HTTP client and remembers where
+// the last one went, so that a timeout can name the endpoint that did not
+// answer.
+type endpointRecorder struct {
+	next aws.HTTPClient
+	mu   sync.Mutex
+	last string
+}
+
+func (r *endpointRecorder) Do(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.last = redactURL(req.URL)
+	r.mu.Unlock()
+	return r.next.Do(req)
+}
+
+// endpoint is the last endpoint a request was sent to, or "".
+func (r *endpointRecorder) endpoint() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+// redactURL shows an endpoint without its userinfo, query or fragment,
+// which may carry credentials.
+func redactURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	v := *u
+	v.User = nil
+	v.RawQuery, v.ForceQuery = "", false
+	v.Fragment, v.RawFragment = "", ""
+	if v.Path == "/" {
+		v.Path, v.RawPath = "", ""
+	}
+	return v.String()
+}
+
+// redactEndpoint is redactURL of a configured endpoint.
+func redactEndpoint(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	return redactURL(u)
+}
+
+// timeoutError says what did not answer before the lookup's timeout. It
+// wraps the SDK's error (so errors.Is(err, context.DeadlineExceeded)
+// holds) but does not print it: the SDK's text may show an endpoint's
+// userinfo, and "context deadline exceeded" says less than this does.
+type timeoutError struct {
+	msg   string
+	cause error
+}
+
+func (e *timeoutError) Error() string { return e.msg }
+func (e *timeoutError) Unwrap() error { return e.cause }
+
+const timeoutHint = "; raise timeout if the endpoint is only slow, or check the network, proxy and endpoint settings"
+
+// timedOut reports whether err ended the lookup because its context ran out.
+func timedOut(ctx context.Context, err error) bool {
+	return err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded)
+}
+
 // execute resolves credentials, finds the newest matching image and turns
-// it into the data source's output.
+// it into the data source's output, all within c.Timeout.
 func execute(ctx context.Context, c *Config) (*DatasourceOutput, error) {
 	// Configure checks this too; this guard keeps Execute from signing
 	// requests for an empty region, which the SDK allows silently when a
@@ -50,12 +145,36 @@ func execute(ctx context.Context, c *Config) (*DatasourceOutput, error) {
 	if c.Region == "" {
 		return nil, errors.New("node-ami: region is required")
 	}
-	describe, err := newDescribeImages(ctx, c)
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	ec2Endpoint := &endpointRecorder{}
+	describe, err := newDescribeImages(ctx, c, timeout, ec2Endpoint)
 	if err != nil {
 		return nil, err
 	}
 	img, err := findNewest(ctx, describe, c)
 	if err != nil {
+		if timedOut(ctx, err) {
+			where := ec2Endpoint.endpoint()
+			if where == "" && c.CustomEndpointEc2 != "" {
+				where = redactEndpoint(c.CustomEndpointEc2)
+			}
+			if where == "" {
+				where = "for region " + c.Region
+			} else {
+				where += " (region " + c.Region + ")"
+			}
+			return nil, &timeoutError{
+				msg: fmt.Sprintf("node-ami: timed out after %s: the EC2 endpoint %s did not answer DescribeImages for %s%s",
+					timeout, where, c.describeSearch(), timeoutHint),
+				cause: err,
+			}
+		}
 		return nil, err
 	}
 	return outputFor(img), nil
@@ -63,8 +182,13 @@ func execute(ctx context.Context, c *Config) (*DatasourceOutput, error) {
 
 // newDescribeImages builds an EC2 client from the AWS SDK's default chain
 // plus the explicit options, and returns only its DescribeImages method.
-func newDescribeImages(ctx context.Context, c *Config) (describeImagesFunc, error) {
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(c.Region)}
+// ec2Endpoint records where the client's requests go; timeout is only for
+// the errors.
+func newDescribeImages(ctx context.Context, c *Config, timeout time.Duration, ec2Endpoint *endpointRecorder) (describeImagesFunc, error) {
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRegion(c.Region),
+		awsconfig.WithHTTPClient(newHTTPClient()),
+	}
 	if c.Profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(c.Profile))
 	}
@@ -80,12 +204,24 @@ func newDescribeImages(ctx context.Context, c *Config) (describeImagesFunc, erro
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
+		if timedOut(ctx, err) {
+			return nil, &timeoutError{
+				msg:   fmt.Sprintf("node-ami: timed out after %s loading the AWS configuration (profile %q, region %s)%s", timeout, c.Profile, c.Region, timeoutHint),
+				cause: err,
+			}
+		}
 		return nil, fmt.Errorf("node-ami: loading the AWS configuration (profile %q): %w", c.Profile, err)
 	}
+	// Wrapped only now: LoadDefaultConfig wants the buildable client itself
+	// to add AWS_CA_BUNDLE's certificates to it.
+	httpClient := cfg.HTTPClient
+	ec2Endpoint.next = httpClient
 
+	stsEndpoint := &endpointRecorder{next: httpClient}
 	if c.AssumeRole.RoleARN != "" {
 		ar := c.AssumeRole
-		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), ar.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) { o.HTTPClient = stsEndpoint })
+		provider := stscreds.NewAssumeRoleProvider(stsClient, ar.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 			if ar.SessionName != "" {
 				o.RoleSessionName = ar.SessionName
 			}
@@ -106,6 +242,20 @@ func newDescribeImages(ctx context.Context, c *Config) (describeImagesFunc, erro
 	}
 	creds, err := cfg.Credentials.Retrieve(ctx)
 	if err != nil {
+		if timedOut(ctx, err) {
+			msg := fmt.Sprintf("node-ami: timed out after %s finding AWS credentials (region %s)", timeout, c.Region)
+			if c.AssumeRole.RoleARN != "" {
+				where := stsEndpoint.endpoint()
+				if where == "" {
+					where = "for region " + c.Region
+				} else {
+					where += " (region " + c.Region + ")"
+				}
+				msg = fmt.Sprintf("node-ami: timed out after %s assuming role %s: the STS endpoint %s did not answer AssumeRole",
+					timeout, c.AssumeRole.RoleARN, where)
+			}
+			return nil, &timeoutError{msg: msg + timeoutHint, cause: err}
+		}
 		if c.AssumeRole.RoleARN != "" {
 			return nil, fmt.Errorf("node-ami: assuming role %s in region %s: %w", c.AssumeRole.RoleARN, c.Region, err)
 		}
@@ -114,6 +264,7 @@ func newDescribeImages(ctx context.Context, c *Config) (describeImagesFunc, erro
 	log.Printf("[INFO] node-ami: AWS credentials from %s", creds.Source)
 
 	client := ec2.NewFromConfig(cfg, func(o *ec2.Options) {
+		o.HTTPClient = ec2Endpoint
 		if c.CustomEndpointEc2 != "" {
 			o.BaseEndpoint = aws.String(c.CustomEndpointEc2)
 		}
@@ -250,6 +401,10 @@ func describeError(err error, c *Config, page int) error {
 		case "RequestLimitExceeded", "Throttling", "ThrottlingException":
 			hint = " (AWS is throttling the account's API calls; retry later or raise max_retries)"
 		}
+	}
+	var netErr net.Error
+	if hint == "" && errors.As(err, &netErr) && netErr.Timeout() {
+		hint = " (no attempt got an answer in time: check the network, proxy and endpoint settings, or raise max_retries)"
 	}
 	return fmt.Errorf("node-ami: DescribeImages failed (page %d) for %s: %w%s", page, c.describeSearch(), err, hint)
 }

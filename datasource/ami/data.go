@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/packer-plugin-sdk/hcl2helper"
@@ -133,6 +134,19 @@ type Config struct {
 	// transiently; the delay between attempts grows exponentially. Defaults
 	// to the AWS SDK's (3, or `AWS_MAX_ATTEMPTS`).
 	MaxRetries int `mapstructure:"max_retries" required:"false"`
+	// How long the whole look-up may take, as a duration such as `90s` or
+	// `5m`: loading the AWS configuration, finding the credentials
+	// (assuming the role, with `assume_role`) and reading every page of
+	// `DescribeImages`, retries included. When it runs out, the build stops
+	// with an error that names the endpoint that did not answer, rather
+	// than waiting forever on an endpoint that accepts connections but
+	// never replies. Each HTTP attempt is bounded as well: 10 seconds to
+	// connect, 10 seconds for the TLS handshake, 30 seconds until the
+	// response headers arrive and 30 seconds of silence while the response
+	// is read; an attempt that fails so is retried, up to `max_retries`,
+	// while time remains. Defaults to `2m`; must not be negative (`0`
+	// means the default).
+	Timeout time.Duration `mapstructure:"timeout" required:"false"`
 }
 
 // DatasourceOutput is what `data.node-ami.<name>` evaluates to.
@@ -151,6 +165,9 @@ type DatasourceOutput struct {
 	// The image's tags, as a map from key to value.
 	Tags map[string]string `mapstructure:"tags"`
 }
+
+// DefaultTimeout bounds the whole look-up when `timeout` is not set.
+const DefaultTimeout = 2 * time.Minute
 
 // Datasource is the node-ami data source.
 type Datasource struct {
@@ -287,6 +304,12 @@ func (d *Datasource) Configure(raws ...interface{}) error {
 	}
 	if c.MaxRetries < 0 {
 		add("max_retries", "must not be negative, got %d", c.MaxRetries)
+	}
+	switch {
+	case c.Timeout < 0:
+		add("timeout", "must not be negative, got %s", c.Timeout)
+	case c.Timeout == 0:
+		c.Timeout = DefaultTimeout
 	}
 
 	if errs != nil && len(errs.Errors) > 0 {

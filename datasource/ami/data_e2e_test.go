@@ -1,4 +1,4 @@
-//go:build e2e
+//go:build e2e && unix
 
 package ami
 
@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -62,6 +63,45 @@ build {
 }
 `
 
+// e2eBlackHoleTemplate looks an image up at an EC2 endpoint that accepts
+// connections and never answers.
+const e2eBlackHoleTemplate = `
+variable "access_key" {
+  type      = string
+  sensitive = true
+}
+
+variable "secret_key" {
+  type      = string
+  sensitive = true
+}
+
+variable "endpoint" {
+  type = string
+}
+
+data "node-ami" "primal" {
+  app_name            = "ponyfoo"
+  region              = "us-east-1"
+  custom_endpoint_ec2 = var.endpoint
+  timeout             = "5s"
+  access_key          = var.access_key
+  secret_key          = var.secret_key
+}
+
+source "null" "e2e" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.e2e"]
+
+  provisioner "shell-local" {
+    inline = ["echo node-ami says id=${data.node-ami.primal.id}"]
+  }
+}
+`
+
 func repoRoot(t *testing.T) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -86,6 +126,13 @@ func run(t *testing.T, ctx context.Context, dir string, env []string, name strin
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = env
+	// packer re-executes itself and starts plugins, which hold the output
+	// pipe: when ctx runs out, kill the whole process group, and stop
+	// waiting for the pipe soon after, so that a hung build fails the test
+	// instead of hanging it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
@@ -173,6 +220,13 @@ func TestPackerBuildEvaluatesNodeAMI(t *testing.T) {
 	if err := os.WriteFile(tpl, []byte(e2eTemplate), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	blackHoleTpl := filepath.Join(work, "blackhole", "ami.pkr.hcl")
+	if err := os.MkdirAll(filepath.Dir(blackHoleTpl), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blackHoleTpl, []byte(e2eBlackHoleTemplate), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("build shows the newest id", func(t *testing.T) {
 		out, err := run(t, ctx, work, env, packer, "build", "-color=false", "-var", "app_name=ponyfoo", tpl)
@@ -228,6 +282,43 @@ func TestPackerBuildEvaluatesNodeAMI(t *testing.T) {
 			if !strings.Contains(out, want) {
 				t.Errorf("packer build output lacks %q:\n%s", want, out)
 			}
+		}
+		if strings.Contains(out, e2eSecretKey) {
+			t.Errorf("the secret key appears in packer's output:\n%s", linesWith(out, e2eSecretKey))
+		}
+	})
+
+	t.Run("a silent endpoint fails the build after timeout", func(t *testing.T) {
+		bh := newBlackHole(t)
+		// Bounded well above the template's 5 s, so that a lookup that
+		// hangs fails this test instead of hanging it.
+		const bound = 90 * time.Second
+		bctx, cancel := context.WithTimeout(ctx, bound)
+		defer cancel()
+		start := time.Now()
+		out, err := run(t, bctx, work, env, packer, "build", "-color=false", "-var", "endpoint="+bh.URL(), blackHoleTpl)
+		took := time.Since(start)
+		logOutput(t, out)
+		t.Logf("packer build returned after %s", took.Round(time.Millisecond))
+		if bctx.Err() != nil {
+			t.Fatalf("packer build still running after %s against a silent endpoint (killed):\n%s", bound, out)
+		}
+		if err == nil {
+			t.Fatalf("packer build succeeded against an endpoint that never answers:\n%s", out)
+		}
+		if took < 5*time.Second {
+			t.Errorf("packer build failed after %s, before the template's 5s timeout", took)
+		}
+		for _, want := range []string{
+			"timed out after 5s",
+			"the EC2 endpoint " + bh.URL() + " (region us-east-1) did not answer DescribeImages",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("packer build output lacks %q:\n%s", want, out)
+			}
+		}
+		if bh.connections() < 1 {
+			t.Errorf("the black hole accepted no connection: the build never reached it")
 		}
 		if strings.Contains(out, e2eSecretKey) {
 			t.Errorf("the secret key appears in packer's output:\n%s", linesWith(out, e2eSecretKey))

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -55,6 +56,9 @@ region   = "us-east-1"
 	if c.IncludeDeprecated {
 		t.Error("IncludeDeprecated defaults to true")
 	}
+	if c.Timeout != 2*time.Minute {
+		t.Errorf("Timeout = %s, want the documented default 2m", c.Timeout)
+	}
 	if got := c.NamePattern(); got != "ponyfoo-primal *" {
 		t.Errorf("NamePattern = %q", got)
 	}
@@ -81,6 +85,7 @@ profile            = "ops"
 shared_credentials_file = "`+credsFile+`"
 custom_endpoint_ec2 = "http://127.0.0.1:9/"
 max_retries        = 7
+timeout            = "45s"
 assume_role {
   role_arn         = "arn:aws:iam::123456789012:role/image-reader"
   session_name     = "packer"
@@ -95,7 +100,7 @@ assume_role {
 		Architecture: "arm64", IncludeDeprecated: true, Region: "eu-west-2",
 		AccessKey: "AKIDDECODE", SecretKey: "decode-secret", Token: "decode-token",
 		Profile: "ops", SharedCredentialsFile: credsFile,
-		CustomEndpointEc2: "http://127.0.0.1:9/", MaxRetries: 7,
+		CustomEndpointEc2: "http://127.0.0.1:9/", MaxRetries: 7, Timeout: 45 * time.Second,
 		AssumeRole: AssumeRoleConfig{
 			RoleARN: "arn:aws:iam::123456789012:role/image-reader", SessionName: "packer",
 			ExternalID: "ext-1", DurationSeconds: 1800,
@@ -130,6 +135,7 @@ region       = "Mars 1"
 access_key   = "AKIDONLY"
 custom_endpoint_ec2 = "ec2.local:8080"
 max_retries  = -1
+timeout      = "-5s"
 tags = { "" = "x" }
 assume_role {
   external_id      = "no-arn"
@@ -149,6 +155,7 @@ assume_role {
 		"access_key: access_key and secret_key must be set together",
 		"custom_endpoint_ec2: must be an absolute http:// or https:// URL",
 		"max_retries: must not be negative",
+		"timeout: must not be negative, got -5s",
 		"tags: keys must not be blank",
 		"assume_role.role_arn: is required when the assume_role block is given",
 		"assume_role.duration_seconds: must be between 900 and 43200, got 60",
@@ -236,6 +243,51 @@ architecture = "x86_64_mac"`, ""},
 	}
 }
 
+// A bad timeout is refused when the template is validated, naming the
+// field, not when the lookup runs.
+func TestConfigureTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		value   string
+		want    time.Duration // when valid
+		wantErr []string      // all of these in the error
+	}{
+		{value: "90s", want: 90 * time.Second},
+		{value: "1h30m", want: 90 * time.Minute},
+		{value: "0s", want: DefaultTimeout},
+		{value: "-1s", wantErr: []string{"timeout: must not be negative, got -1s"}},
+		{value: "-2m", wantErr: []string{"timeout: must not be negative, got -2m0s"}},
+		{value: "soon", wantErr: []string{"'timeout'", `invalid duration "soon"`}},
+		{value: "90", wantErr: []string{"'timeout'", `missing unit in duration "90"`}},
+		{value: "", wantErr: []string{"'timeout'", `invalid duration ""`}},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			d, err := configureHCL(t, `
+app_name = "ponyfoo"
+region   = "us-east-1"
+timeout  = "`+tc.value+`"
+`)
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatalf("Configure: %v", err)
+				}
+				if d.config.Timeout != tc.want {
+					t.Errorf("Timeout = %s, want %s", d.config.Timeout, tc.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Configure accepted timeout = %q (as %s)", tc.value, d.config.Timeout)
+			}
+			t.Logf("timeout = %q: %v", tc.value, err)
+			for _, want := range tc.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
+
 func TestCredentialsAreMasked(t *testing.T) {
 	mustConfigure(t, `
 app_name   = "ponyfoo"
@@ -255,7 +307,7 @@ func TestSpecsNameEveryOption(t *testing.T) {
 	d := &Datasource{}
 	want := []string{"app_name", "role", "environment", "name", "owners", "tags", "architecture",
 		"include_deprecated", "region", "access_key", "secret_key", "token", "profile",
-		"shared_credentials_file", "assume_role", "custom_endpoint_ec2", "max_retries"}
+		"shared_credentials_file", "assume_role", "custom_endpoint_ec2", "max_retries", "timeout"}
 	spec := d.ConfigSpec()
 	for _, k := range want {
 		if _, ok := spec[k]; !ok {

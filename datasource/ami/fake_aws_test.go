@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -236,4 +237,58 @@ func (f *fakeAWS) servePages(pages ...[]fakeImage) {
 		}
 		return answer{200, describeImagesXML(pages[n], next)}
 	}
+}
+
+// blackHole is a TCP endpoint on loopback that accepts connections and
+// holds them open without ever writing a byte: an EC2 or STS endpoint that
+// is reachable but never answers.
+type blackHole struct {
+	ln net.Listener
+
+	mu       sync.Mutex
+	conns    []net.Conn
+	accepted int
+}
+
+func newBlackHole(t *testing.T) *blackHole {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &blackHole{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed
+			}
+			b.mu.Lock()
+			b.conns = append(b.conns, c)
+			b.accepted++
+			b.mu.Unlock()
+			// Drain what the client sends so that its writes never block,
+			// but answer nothing.
+			go func() { _, _ = io.Copy(io.Discard, c) }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, c := range b.conns {
+			c.Close()
+		}
+	})
+	return b
+}
+
+// URL is the black hole's address as an http:// endpoint.
+func (b *blackHole) URL() string { return "http://" + b.ln.Addr().String() }
+
+// connections is how many connections the black hole has accepted.
+func (b *blackHole) connections() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.accepted
 }
