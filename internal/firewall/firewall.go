@@ -63,7 +63,7 @@ type redirect struct {
 func Redirect(backend string, from, to int) plan.Step {
 	r := redirect{From: from, To: to, NftFile: NftFile, Table: Table, Chain: "NODE_PRIMAL"}
 	step := plan.Step{
-		Name:   fmt.Sprintf("redirect port %d to %d (%s, persisted)", from, to, backend),
+		Name:   fmt.Sprintf("redirect :%d → :%d (%s, persisted)", from, to, backend),
 		Script: shell.MustRender(scripts, "scripts/"+backend+".sh", r),
 	}
 	if backend == "nftables" {

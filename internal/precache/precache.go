@@ -5,12 +5,14 @@
 package precache
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/url"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"embed"
@@ -114,6 +116,40 @@ func Install(s Spec, reason string) plan.Step {
 		RemoveTokenFile bool
 	}{s, npmrc, ManifestPath, s.Token != "" && !s.KeepToken})
 	return st
+}
+
+// Keep is the step a current precache gets instead of Install: it
+// installs nothing and says so, so the build's step count is the same hit
+// or miss and the verdict shows in the step's line.
+func Keep(dir, verdict string) plan.Step {
+	return plan.Step{
+		Name:   "precache production dependencies in " + dir + " (" + verdict + "): nothing to install",
+		Script: "echo " + shell.Quote("the precache in "+dir+" is current") + "\n",
+	}
+}
+
+// measureScript prints the number of packages at the top of node_modules
+// (scoped ones counted one by one) and its size in KiB.
+const measureScript = `d=%s/node_modules
+[ -d "$d" ] || exit 0
+cd "$d"
+for e in * @*/*; do [ -f "$e/package.json" ] && echo "$e"; done | wc -l
+du -sk . | cut -f1
+`
+
+// Measure counts the packages at the top of dir's node_modules and its
+// size in KiB, for the build's closing summary; 0, 0 when there is none.
+func Measure(ctx context.Context, run RootOutput, dir string) (packages int, kib int64, err error) {
+	out, err := run(ctx, fmt.Sprintf(measureScript, shell.Quote(dir)))
+	if err != nil {
+		return 0, 0, fmt.Errorf("cannot measure %s: %w", dir, err)
+	}
+	f := strings.Fields(out)
+	if len(f) == 2 {
+		packages, _ = strconv.Atoi(f[0])
+		kib, _ = strconv.ParseInt(f[1], 10, 64)
+	}
+	return packages, kib, nil
 }
 
 // Npmrc is an npmrc that authenticates to registry with token, keyed the way

@@ -21,6 +21,9 @@ import (
 // tailLines is how much of a failed step's output the error carries.
 const tailLines = 25
 
+// DefaultHeartbeat is how often a long step says it is still running.
+const DefaultHeartbeat = 30 * time.Second
+
 // Runner runs plans over Comm, reporting to UI.
 type Runner struct {
 	UI   packersdk.Ui
@@ -35,6 +38,17 @@ type Runner struct {
 	Secrets []string
 	// Now is the clock (tests replace it); nil means time.Now.
 	Now func() time.Time
+	// Total, when set, is the number of steps of all the plans this runner
+	// runs, so that steps are numbered across plans ("[6/15]") and the
+	// user sees one count; the caller then closes with Summary. Zero
+	// numbers each plan on its own.
+	Total int
+	// Heartbeat is how often a step that is still running says so, so a
+	// long install never looks hung; zero means DefaultHeartbeat.
+	Heartbeat time.Duration
+
+	done  int       // steps run by earlier plans
+	begun time.Time // when the first plan started
 
 	// sudo is "sudo -n " unless the login user is root; read once.
 	sudo *string
@@ -108,25 +122,56 @@ func (r *Runner) Run(ctx context.Context, p plan.Plan) error {
 		_, _ = r.Output(cctx, "rm -rf "+shell.Quote(stage))
 	}()
 
+	if r.begun.IsZero() {
+		r.begun = now()
+	}
 	total := now()
+	of := r.Total
+	if of == 0 {
+		of = len(p.Steps)
+	}
 	for i, s := range p.Steps {
-		r.UI.Say(fmt.Sprintf("%s: [%d/%d] %s", r.Name, i+1, len(p.Steps), s.Name))
+		label := fmt.Sprintf("%s: [%d/%d] %s", r.Name, r.done+i+1, of, s.Name)
+		r.UI.Say(label)
 		start := now()
-		tail, exit, err := r.runStep(ctx, stage, sudo, p.Prelude, i, s)
+		tail, exit, err := r.runStep(ctx, stage, sudo, p.Prelude, i, s, label)
 		d := now().Sub(start)
 		if err != nil || exit != 0 {
 			return &StepError{Step: s.Name, Exit: exit, Duration: d, Tail: tail, Err: err}
 		}
-		r.UI.Say(fmt.Sprintf("%s: [%d/%d] %s: done in %s", r.Name, i+1, len(p.Steps), s.Name, d.Round(100*time.Millisecond)))
+		r.UI.Say(fmt.Sprintf("%s: done in %s", label, d.Round(100*time.Millisecond)))
 	}
-	r.UI.Say(fmt.Sprintf("%s: %d steps done in %s", r.Name, len(p.Steps), now().Sub(total).Round(100*time.Millisecond)))
+	r.done += len(p.Steps)
+	if r.Total == 0 {
+		r.UI.Say(fmt.Sprintf("%s: %d steps done in %s", r.Name, len(p.Steps), now().Sub(total).Round(100*time.Millisecond)))
+	}
 	return nil
+}
+
+// Summary closes a run of several plans: how many steps ran in how long,
+// then what the machine now holds, one "what: value" line each, so the
+// user need not log in to check.
+func (r *Runner) Summary(title string, lines [][2]string) {
+	now := r.Now
+	if now == nil {
+		now = time.Now
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d steps done in %s; %s:", r.Name, r.done, now().Sub(r.begun).Round(100*time.Millisecond), title)
+	width := 0
+	for _, l := range lines {
+		width = max(width, len(l[0]))
+	}
+	for _, l := range lines {
+		fmt.Fprintf(&b, "\n%s:   %-*s %s", r.Name, width+1, l[0]+":", l[1])
+	}
+	r.UI.Say(b.String())
 }
 
 // runStep uploads the step's files and script into the staging directory
 // and runs the script as root. It returns the tail of the output and the
 // exit status.
-func (r *Runner) runStep(ctx context.Context, stage, sudo, prelude string, i int, s plan.Step) (string, int, error) {
+func (r *Runner) runStep(ctx context.Context, stage, sudo, prelude string, i int, s plan.Step, label string) (string, int, error) {
 	var script strings.Builder
 	script.WriteString(prelude)
 	for j, f := range s.Files {
@@ -152,12 +197,39 @@ func (r *Runner) runStep(ctx context.Context, stage, sudo, prelude string, i int
 		defer in.Close()
 		cmd.Stdin = in
 	}
+	stop := r.heartbeat(label)
 	err := cmd.RunWithUi(ctx, r.Comm, r.UI)
+	stop()
 	out := redact(tail.String(), r.Secrets)
 	if err != nil {
 		return out, 0, err
 	}
 	return out, cmd.ExitStatus(), nil
+}
+
+// heartbeat says every Heartbeat that the step labelled label is still
+// running, until the returned function is called.
+func (r *Runner) heartbeat(label string) (stop func()) {
+	every := r.Heartbeat
+	if every <= 0 {
+		every = DefaultHeartbeat
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for n := 1; ; n++ {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				r.UI.Say(fmt.Sprintf("%s: still running (%s)", label, time.Duration(n)*every))
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // InstallCommand is the shell line that moves a staged upload into place:

@@ -370,3 +370,70 @@ func TestOutputStopsWhenCancelled(t *testing.T) {
 		t.Fatal("Output still waits 10 s after the build was cancelled")
 	}
 }
+
+// TestStepsNumberedAcrossPlans: with Total, the plans of one provisioner
+// run count as one ("[3/3]", not "[1/1]" again), and Summary closes with
+// the count, the time and what the machine holds.
+func TestStepsNumberedAcrossPlans(t *testing.T) {
+	needRoot(t)
+	var buf bytes.Buffer
+	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &buf, ErrorWriter: &buf}
+	r := &Runner{UI: ui, Comm: &localComm{}, Name: "test", Total: 3}
+	first := plan.Plan{Prelude: testPrelude, Steps: []plan.Step{{Name: "one", Script: "true\n"}, {Name: "two", Script: "true\n"}}}
+	second := plan.Plan{Prelude: testPrelude, Steps: []plan.Step{{Name: "three", Script: "true\n"}}}
+	for _, p := range []plan.Plan{first, second} {
+		if err := r.Run(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Summary("the machine now holds", [][2]string{{"Node.js", "v22.12.0"}, {"ports", ":80 → nginx :8080"}})
+	out := buf.String()
+	for _, want := range []string{"test: [1/3] one: done in", "test: [2/3] two: done in", "test: [3/3] three: done in",
+		"test: 3 steps done in", "; the machine now holds:", "test:   Node.js: v22.12.0", "test:   ports:   :80 → nginx :8080"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "[1/1]") || strings.Contains(out, "2 steps done") {
+		t.Errorf("a plan was numbered on its own:\n%s", out)
+	}
+}
+
+// TestLongStepSaysItIsRunning: a step that outlasts the heartbeat says it
+// is still running, naming itself, and stops saying so once it is done.
+func TestLongStepSaysItIsRunning(t *testing.T) {
+	needRoot(t)
+	var buf syncBuffer
+	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &buf, ErrorWriter: &buf}
+	r := &Runner{UI: ui, Comm: &localComm{}, Name: "test", Heartbeat: 50 * time.Millisecond}
+	p := plan.Plan{Prelude: testPrelude, Steps: []plan.Step{{Name: "slow install", Script: "sleep 0.4\n"}}}
+	if err := r.Run(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "test: [1/1] slow install: still running (50ms)") {
+		t.Errorf("no heartbeat for a step of 0.4 s with a 50 ms heartbeat:\n%s", out)
+	}
+	after := strings.SplitN(out, "slow install: done in", 2)
+	if len(after) != 2 || strings.Contains(after[1], "still running") {
+		t.Errorf("a heartbeat after the step ended:\n%s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the heartbeat's goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

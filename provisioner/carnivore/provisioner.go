@@ -10,6 +10,8 @@ package carnivore
 import (
 	"context"
 	"fmt"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -21,6 +23,9 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/nginx"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
+	"github.com/nodebake/packer-plugin-node/internal/runner"
+	"github.com/nodebake/packer-plugin-node/internal/service"
+	"github.com/nodebake/packer-plugin-node/internal/shell"
 )
 
 // Config is the node-carnivore provisioner's configuration. The settings it
@@ -149,5 +154,39 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	if err != nil {
 		return err
 	}
-	return r.Run(ctx, pl)
+	r.Total = len(pl.Steps)
+	if err := r.Run(ctx, pl); err != nil {
+		return err
+	}
+	return c.summary(ctx, r, f, v)
+}
+
+// summary closes the build with what the image now holds, the things a
+// user would otherwise log in to check.
+func (c *Config) summary(ctx context.Context, r *runner.Runner, f core.Facts, v precache.Verdict) error {
+	current := path.Join(f.Home, "app", "server")
+	rel, err := r.RootOutput(ctx, "readlink "+shell.Quote(current))
+	if err != nil {
+		return err
+	}
+	n, kib, err := precache.Measure(ctx, r.RootOutput, current)
+	if err != nil {
+		return err
+	}
+	deps := "installed from the registry"
+	if v.Hit {
+		deps = "copied from the precache"
+	}
+	lines := [][2]string{
+		{"release", fmt.Sprintf("%s → %s", current, strings.TrimSpace(rel))},
+		{"service", fmt.Sprintf("%s (%s, enabled at boot, running as %s)", c.serviceName(), service.Resolve(c.ServiceManager, f.Systemd), f.User)},
+		{"dependencies", fmt.Sprintf("%d packages, %.1f MiB, %s", n, float64(kib)/1024, deps)},
+		{"nginx", fmt.Sprintf(":%d → nginx :%d → app :%d, server_name %s, static files from %s", c.PublicPort, c.NginxPort, c.AppPort, strings.Join(c.ServerName, " "), path.Join(current, c.StaticRoot))},
+		{"health", fmt.Sprintf("GET %s answered %d through :%d", c.HealthPath, c.HealthStatus, c.PublicPort)},
+	}
+	if c.EnvFile != "" {
+		lines = append(lines, [2]string{"secrets", path.Join(current, ".env.json") + " (mode 0600, owner " + f.User + ")"})
+	}
+	r.Summary("the image now holds", lines)
+	return nil
 }

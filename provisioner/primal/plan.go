@@ -82,7 +82,9 @@ func (c *Config) FinishPlan(f core.Facts, s precache.State, now time.Time) plan.
 	}
 	if c.PackageJSON != "" {
 		spec := c.precacheSpec(f)
-		if v := precache.Check(s, spec.Want()); !v.Hit {
+		if v := precache.Check(s, spec.Want()); v.Hit {
+			p.Add(precache.Keep(spec.Dir, v.String()))
+		} else {
 			p.Add(precache.Install(spec, v.String()))
 		}
 		m.Precache = spec.Contents()
@@ -97,6 +99,23 @@ func (c *Config) FinishPlan(f core.Facts, s precache.State, now time.Time) plan.
 	}
 	p.Add(apt.Clean(), precache.Record(m))
 	return p
+}
+
+// StepCount is how many steps the three plans hold together, known before
+// the second and third are made (they depend on the mirror and on node),
+// so the build numbers its steps with one count.
+func (c *Config) StepCount(system plan.Plan) int {
+	n := len(system.Steps) + 2 // the finish: apt's cache, the manifest
+	switch c.NodeInstaller {
+	case "distro":
+		n += 2
+	default:
+		n++
+	}
+	if c.PackageJSON != "" {
+		n++ // the precache, installed or kept
+	}
+	return n
 }
 
 func (c *Config) precacheSpec(f core.Facts) precache.Spec {

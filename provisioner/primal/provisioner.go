@@ -10,6 +10,9 @@ package primal
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -19,6 +22,7 @@ import (
 
 	"github.com/nodebake/packer-plugin-node/internal/cacerts"
 	"github.com/nodebake/packer-plugin-node/internal/core"
+	"github.com/nodebake/packer-plugin-node/internal/firewall"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/runner"
@@ -160,6 +164,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	if err != nil {
 		return err
 	}
+	r.Total = c.StepCount(sys)
 	if err := r.Run(ctx, sys); err != nil {
 		return err
 	}
@@ -185,15 +190,41 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	if err != nil {
 		return err
 	}
-	if c.PackageJSON != "" {
-		v := precache.Check(state, c.precacheSpec(f).Want())
-		if v.Hit {
-			ui.Say("node-primal: precache is current (" + v.String() + "): nothing to install")
-		} else {
-			ui.Say("node-primal: precache " + v.String())
-		}
+	if err := r.Run(ctx, c.FinishPlan(f, state, time.Now())); err != nil {
+		return err
 	}
-	return r.Run(ctx, c.FinishPlan(f, state, time.Now()))
+	return c.summary(ctx, r, f, state)
+}
+
+// sysctlSummary is the persisted kernel settings as "key = value", sorted.
+func sysctlSummary(settings map[string]string) string {
+	var kv []string
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		kv = append(kv, k+" = "+settings[k])
+	}
+	return strings.Join(kv, ", ")
+}
+
+// summary closes the build with what the image now holds, the things a
+// user would otherwise log in to check.
+func (c *Config) summary(ctx context.Context, r *runner.Runner, f core.Facts, s precache.State) error {
+	lines := [][2]string{
+		{"app account", fmt.Sprintf("%s (home %s)", f.User, f.Home)},
+		{"Node.js", fmt.Sprintf("%s, npm %s, in %s", s.NodeVersion, s.NpmVersion, nodejs.BinDir)},
+		{"nginx", fmt.Sprintf("enabled, listening on :%d; :%d is redirected to it (%s, persisted)", c.NginxPort, c.PublicPort, firewall.Resolve(c.FirewallBackend, f.Iptables))},
+		{"kernel", sysctlSummary(c.sysctlSettings()) + " (" + SysctlFile + ")"},
+	}
+	if c.PackageJSON != "" {
+		dir := c.PrecacheDirFor(f.Home)
+		n, kib, err := precache.Measure(ctx, r.RootOutput, dir)
+		if err != nil {
+			return err
+		}
+		lines = append(lines, [2]string{"precache", fmt.Sprintf("%s: %d packages, %.1f MiB", dir, n, float64(kib)/1024)})
+	}
+	lines = append(lines, [2]string{"manifest", precache.ManifestPath})
+	r.Summary("the image now holds", lines)
+	return nil
 }
 
 // resolveNode reads the mirror's index.json and SHASUMS256.txt from the

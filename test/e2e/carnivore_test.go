@@ -74,6 +74,20 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 	if !strings.Contains(out, "node-carnivore: precache hit: package-lock.json (sha256 ") {
 		t.Error("the build did not report a precache hit")
 	}
+	// It closes with what the image now holds.
+	for _, want := range []string{
+		"node-carnivore: instance_user defaults to \"node\", the user node-primal's manifest records",
+		"node-carnivore: 7 steps done in ", "; the image now holds:",
+		"node-carnivore:   release:      /home/node/app/server → /home/node/app/releases/",
+		"node-carnivore:   service:      example-production (systemd, enabled at boot, running as node)",
+		"packages, ", "MiB, copied from the precache",
+		"node-carnivore:   health:       GET /healthz answered 200 through :80",
+		"node-carnivore:   secrets:      /home/node/app/server/.env.json (mode 0600, owner node)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the build output lacks %q", want)
+		}
+	}
 	if n := requests.Load(); n != 0 {
 		t.Errorf("the registry got %d requests during a precache hit; want 0", n)
 	}

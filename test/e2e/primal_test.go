@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -85,13 +86,23 @@ func TestPrimalOnSandbox(t *testing.T) {
 		"] wait for the dpkg lock: done in",
 		`node-primal: node_version "22" is v` + nodeNew,
 		"sha256 ", "verified against SHASUMS256.txt",
-		"node-primal: precache miss: no manifest at /etc/node-primal/manifest.json",
-		"node-primal: [1/3] precache production dependencies in /home/node/app/precache (miss: no manifest at /etc/node-primal/manifest.json): done in",
-		"node-primal: [3/3] record what this image holds in /etc/node-primal/manifest.json: done in",
+		"] precache production dependencies in /home/node/app/precache (miss: no manifest at /etc/node-primal/manifest.json): done in",
+		// The closing summary: what the image now holds.
+		"; the image now holds:",
+		"node-primal:   app account: node (home /home/node)",
+		"node-primal:   Node.js:     v" + nodeNew + ", npm ",
+		"node-primal:   precache:    /home/node/app/precache: ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("build output lacks %q", want)
 		}
+	}
+	// One count for the three plans: the last step is n of n, and the
+	// summary says n steps.
+	if m := regexp.MustCompile(`node-primal: \[(\d+)/(\d+)\] record what this image holds in /etc/node-primal/manifest.json: done in`).FindStringSubmatch(out); m == nil || m[1] != m[2] {
+		t.Errorf("the last step is not numbered n of n: %v", m)
+	} else if !strings.Contains(out, "node-primal: "+m[2]+" steps done in ") {
+		t.Errorf("the summary does not count %s steps", m[2])
 	}
 	lockSHA := sha256File(t, filepath.Join(repoRoot(t), "example/app/package-lock.json"))
 	ph.run("check the target", func() { checkPrimal(t, tgt, nodeNew, lockSHA) })
@@ -107,7 +118,8 @@ func TestPrimalOnSandbox(t *testing.T) {
 		"node exists (uid ",
 		"already installed: git make g++ graphicsmagick curl",
 		"Node.js v" + nodeNew + " is already installed",
-		"precache is current",
+		"(hit: package-lock.json (sha256 ",
+		"): nothing to install: done in",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the rerun's output lacks %q", want)
@@ -133,7 +145,7 @@ func TestPrimalOnSandbox(t *testing.T) {
 		if err != nil {
 			t.Fatalf("packer build with proxy credentials failed: %v", err)
 		}
-		if !strings.Contains(out, "[DEBUG]") || !strings.Contains(out, "precache is current") {
+		if !strings.Contains(out, "[DEBUG]") || !strings.Contains(out, "): nothing to install") {
 			t.Fatalf("the build did not run with the debug log")
 		}
 		if n := strings.Count(out, marker); n != 0 {
@@ -183,7 +195,7 @@ func TestPrimalOnSandbox(t *testing.T) {
 	if !strings.Contains(out, "no lockfile: npm install resolves versions now") {
 		t.Error("the build without a lockfile did not use npm install")
 	}
-	if !strings.Contains(out, "precache miss: precache.lockfile_sha256: image ") {
+	if !strings.Contains(out, "] precache production dependencies in /home/node/app/precache (miss: precache.lockfile_sha256: image ") {
 		t.Error("the build without a lockfile did not name the lockfile as what changed")
 	}
 	if m := readManifest(t, tgt); m.Precache == nil || m.Precache.Lockfile != "" || m.Precache.LockfileSHA256 != "" || len(m.Precache.PackageJSONSHA256) != 64 {
