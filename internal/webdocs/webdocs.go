@@ -7,7 +7,8 @@
 //	.web-docs/components/<type>/<slug>/README.md  one page per component
 //
 // A component page is docs/<folder>/<slug>.mdx without its front matter and
-// its top heading, which the registry renders itself. Links are checked:
+// its top heading, which the registry renders itself; the plugin's page
+// likewise loses its top heading. Links are checked:
 // the registry shows these pages away from the repository, so a relative
 // link would be broken there, and a link to one of this integration's
 // component pages must name a component that exists.
@@ -69,7 +70,8 @@ func Compile(src, dst string, in Integration) ([]Component, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(src, "README.md"), err)
 	}
-	pages := map[string]string{"README.md": body}
+	// The registry titles the plugin's page with the integration's name.
+	pages := map[string]string{"README.md": stripTitle(body)}
 
 	var comps []Component
 	for _, f := range folders {

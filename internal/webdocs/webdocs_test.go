@@ -48,7 +48,7 @@ const (
 	srcPage = "---\nnav_title: \"thing-src\"\n---\n# thing-src\n\nType: `thing-src`\n"
 )
 
-// Compile writes the registry's layout: the README as it is, each
+// Compile writes the registry's layout: the README without its title, each
 // component page without front matter and top heading, metadata.hcl that
 // parses as HCL with the components in the README's order, and no stale
 // component page of an earlier run.
@@ -74,8 +74,8 @@ func TestCompile(t *testing.T) {
 	if len(comps) != len(want) || comps[0] != want[0] || comps[1] != want[1] {
 		t.Fatalf("components = %+v, want %+v (in the README's order)", comps, want)
 	}
-	if got := read(t, filepath.Join(dst, "README.md")); got != goodReadme {
-		t.Errorf("README.md = %q, want the source's", got)
+	if got, want := read(t, filepath.Join(dst, "README.md")), strings.TrimPrefix(goodReadme, "# Thing\n\n"); got != want {
+		t.Errorf("README.md = %q, want the source's without its title, %q", got, want)
 	}
 	if got := read(t, filepath.Join(dst, "components/provisioner/prov/README.md")); !strings.HasPrefix(got, "Type: `thing-prov`\n") {
 		t.Errorf("the provisioner's page keeps its front matter or title:\n%s", got)
