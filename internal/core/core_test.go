@@ -6,28 +6,44 @@ import (
 )
 
 func TestParseFacts(t *testing.T) {
-	f, err := parseFacts("admin", "home=/home/admin\ngroup=admin\nuid=1000\nmachine=x86_64\nsystemd=yes\niptables=iptables v1.8.9 (nf_tables)\n", true)
+	f, err := parseFacts("admin", "home=/home/admin\ngroup=admin\nuid=1000\nmachine=x86_64\nsystemd=yes\niptables=iptables v1.8.9 (nf_tables)\nos_id=debian\nos_version=12\nos_codename=bookworm\nos_name=Debian GNU/Linux 12 (bookworm)\n", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Facts{User: "admin", Group: "admin", Home: "/home/admin", Machine: "x86_64", Systemd: true, Iptables: "iptables v1.8.9 (nf_tables)"}
+	bookworm := Distro{ID: "debian", Version: "12", Codename: "bookworm", Name: "Debian GNU/Linux 12 (bookworm)"}
+	want := Facts{User: "admin", Group: "admin", Home: "/home/admin", Machine: "x86_64", Systemd: true, Iptables: "iptables v1.8.9 (nf_tables)", Distro: bookworm}
 	if f != want {
 		t.Errorf("facts = %+v; want %+v", f, want)
 	}
 	for out, msg := range map[string]string{
-		"home=\ngroup=\nuid=\nmachine=x86_64\nsystemd=no\niptables=\n":                   `instance_user: user "ghost" does not exist on the machine (node-primal makes it`,
-		"home=/home/x y\ngroup=ghost\nuid=1001\nmachine=x86_64\nsystemd=no\niptables=\n": `unusable home "/home/x y"`,
-		"home=/root\ngroup=root\nuid=0\nmachine=x86_64\nsystemd=no\niptables=\n":         `user "ghost" has uid 0: it is root by another name`,
+		"home=\ngroup=\nuid=\nmachine=x86_64\nsystemd=no\niptables=\nos_id=debian\nos_version=12\nos_codename=bookworm\nos_name=Debian GNU/Linux 12 (bookworm)\n":                   `instance_user: user "ghost" does not exist on the machine (node-primal makes it`,
+		"home=/home/x y\ngroup=ghost\nuid=1001\nmachine=x86_64\nsystemd=no\niptables=\nos_id=debian\nos_version=12\nos_codename=bookworm\nos_name=Debian GNU/Linux 12 (bookworm)\n": `unusable home "/home/x y"`,
+		"home=/root\ngroup=root\nuid=0\nmachine=x86_64\nsystemd=no\niptables=\nos_id=debian\nos_version=12\nos_codename=bookworm\nos_name=Debian GNU/Linux 12 (bookworm)\n":         `user "ghost" has uid 0: it is root by another name`,
 	} {
 		if _, err := parseFacts("ghost", out, false); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("parseFacts(%q) error %v; want %q", out, err, msg)
 		}
 	}
 	// node-primal makes a missing user: the facts are the account's to be.
-	f, err = parseFacts("node", "home=\ngroup=\nuid=\nmachine=aarch64\nsystemd=yes\niptables=\n", true)
-	want = Facts{User: "node", Group: "node", Home: "/home/node", Machine: "aarch64", Systemd: true, Create: true}
+	f, err = parseFacts("node", "home=\ngroup=\nuid=\nmachine=aarch64\nsystemd=yes\niptables=\nos_id=ubuntu\nos_version=24.04\nos_codename=noble\nos_name=Ubuntu 24.04.1 LTS\nufw=yes\n", true)
+	want = Facts{User: "node", Group: "node", Home: "/home/node", Machine: "aarch64", Systemd: true, Create: true,
+		Distro: Distro{ID: "ubuntu", Version: "24.04", Codename: "noble", Name: "Ubuntu 24.04.1 LTS"}, UFW: true}
 	if err != nil || f != want {
 		t.Errorf("facts of a user to make = %+v, %v; want %+v", f, err, want)
+	}
+}
+
+// TestUnsupportedDistroIsRefused: a release the steps are not written
+// for is refused before any step runs, naming it and the supported ones.
+func TestUnsupportedDistroIsRefused(t *testing.T) {
+	for out, want := range map[string]string{
+		"home=/home/ubuntu\ngroup=ubuntu\nuid=1000\nos_id=ubuntu\nos_version=20.04\nos_name=Ubuntu 20.04.6 LTS\n": "this machine runs Ubuntu 20.04.6 LTS (ID=ubuntu VERSION_ID=20.04); node-primal and node-carnivore support debian 12 (bookworm), debian 13 (trixie), ubuntu 22.04 (jammy), ubuntu 24.04 (noble)",
+		"home=/home/admin\ngroup=admin\nuid=1000\nos_id=\nos_version=\nos_name=\n":                                "this machine runs an unknown distribution (no /etc/os-release)",
+		"home=/home/ec2-user\ngroup=ec2-user\nuid=1000\nos_id=amzn\nos_version=2023\nos_name=Amazon Linux 2023\n": "Amazon Linux 2023 (ID=amzn VERSION_ID=2023)",
+	} {
+		if _, err := parseFacts("u", out, false); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseFacts error %v; want %q", err, want)
+		}
 	}
 }
 

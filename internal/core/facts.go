@@ -23,6 +23,12 @@ type Facts struct {
 	// Iptables is the first line of `iptables --version` ("" when iptables
 	// is not installed); it tells the legacy backend from nftables.
 	Iptables string
+	// Distro is the distribution and release (/etc/os-release).
+	Distro Distro
+	// UFW says ufw is enabled (/etc/ufw/ufw.conf): the redirect then goes
+	// into its rules, which nftables.service or iptables-persistent would
+	// otherwise wipe or remove.
+	UFW bool
 	// Create says the instance user does not exist yet: node-primal makes
 	// it (see account.Ensure), with Home and Group as given here.
 	Create bool
@@ -37,6 +43,9 @@ printf 'uid=%%s\n' "$(id -u "$u" 2>/dev/null)"
 printf 'machine=%%s\n' "$(uname -m)"
 if [ -d /run/systemd/system ]; then echo systemd=yes; else echo systemd=no; fi
 printf 'iptables=%%s\n' "$(PATH="$PATH:/usr/sbin:/sbin" iptables --version 2>/dev/null | head -n 1)"
+( . /etc/os-release 2>/dev/null
+  printf 'os_id=%%s\nos_version=%%s\nos_codename=%%s\nos_name=%%s\n' "${ID:-}" "${VERSION_ID:-}" "${VERSION_CODENAME:-}" "${PRETTY_NAME:-}" )
+printf 'ufw=%%s\n' "$(sed -n 's/^ENABLED=//p' /etc/ufw/ufw.conf 2>/dev/null)"
 `
 
 // ReadFacts reads the instance user's home and group and the machine's
@@ -59,7 +68,12 @@ func parseFacts(user, out string, create bool) (Facts, error) {
 		}
 	}
 	f := Facts{User: user, Home: kv["home"], Group: kv["group"], Machine: kv["machine"],
-		Systemd: kv["systemd"] == "yes", Iptables: kv["iptables"]}
+		Systemd: kv["systemd"] == "yes", Iptables: kv["iptables"],
+		Distro: Distro{ID: kv["os_id"], Version: kv["os_version"], Codename: kv["os_codename"], Name: kv["os_name"]},
+		UFW:    kv["ufw"] == "yes"}
+	if err := f.Distro.Check(); err != nil {
+		return f, err
+	}
 	if f.Home == "" && create {
 		f.Home, f.Group, f.Create = path.Join("/home", user), user, true
 	}
@@ -82,5 +96,6 @@ func (c *Config) Prelude(f Facts, lock time.Duration) string {
 	return runner.Prelude{
 		Env: c.Env(), User: f.User, Home: f.Home,
 		Node: nodejs.Bin, CABundle: cacerts.Bundle, DpkgLockTimeout: lock,
+		Ubuntu: f.Distro.Ubuntu(),
 	}.Render()
 }

@@ -29,6 +29,9 @@ type Prelude struct {
 	CABundle string
 	// DpkgLockTimeout bounds every apt-get's wait for the dpkg lock.
 	DpkgLockTimeout time.Duration
+	// Ubuntu: needrestart (installed by default since 22.04) would stop
+	// apt at an interactive prompt; it is told to restart services itself.
+	Ubuntu bool
 }
 
 // Render is the prelude's text, exactly as it starts every step.

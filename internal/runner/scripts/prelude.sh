@@ -3,6 +3,11 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 export LC_ALL=C
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+{{- if .Ubuntu}}
+# Ubuntu's needrestart asks which services to restart after apt upgrades a
+# library; unattended, that prompt would hang apt: restart them itself.
+export NEEDRESTART_MODE=a
+{{- end}}
 {{- range .Exports}}
 export {{.}}
 {{- end}}
