@@ -29,6 +29,12 @@ variable "app_name" {
   description = "The application's name, as given to primal.pkr.hcl: the primal image looked up is \"<app_name>-primal <timestamp>\"."
 }
 
+variable "ssh_username" {
+  type        = string
+  default     = "admin"
+  description = "The login user of the primal image's distribution: admin on Debian (primal.pkr.hcl), ubuntu on Ubuntu (ubuntu-primal.pkr.hcl)."
+}
+
 variable "environment" {
   type        = string
   default     = "production"
@@ -83,7 +89,7 @@ source "amazon-ebs" "carnivore" {
   region        = var.region
   instance_type = var.instance_type
   source_ami    = data.node-ami.primal.id
-  ssh_username  = "admin"
+  ssh_username  = var.ssh_username
 
   ami_name        = "${var.app_name}-carnivore-${var.environment} {{timestamp}}"
   ami_description = "${var.app_name} release image for ${var.environment}, on ${data.node-ami.primal.name}"

@@ -1,11 +1,19 @@
 # Stage 1 of 2: the base image ("primal") of an app on Amazon EC2, built on
-# the official Debian 12 (bookworm) AMI: packages, nginx, Node.js, the port 80
-# -> 8080 redirect and the app's production dependencies precached. Build it
-# when the base changes (Node.js major, packages, dependencies), not on every
-# release; carnivore.pkr.hcl builds each release on the newest one.
+# the official Debian 12 (bookworm) AMI, or Canonical's Ubuntu 24.04 LTS
+# (noble) one with -var distribution=ubuntu: packages, nginx, Node.js, the
+# port 80 -> 8080 redirect and the app's production dependencies precached.
+# Build it when the base changes (Node.js major, packages, dependencies), not
+# on every release; carnivore.pkr.hcl builds each release on the newest one.
 #
 #   packer init example/aws/primal.pkr.hcl
 #   packer build -var app_name=ponyfoo example/aws/primal.pkr.hcl
+#   packer build -var app_name=ponyfoo -var distribution=ubuntu example/aws/primal.pkr.hcl
+#
+# On Ubuntu node-primal tells needrestart not to prompt, checks that the
+# universe component (graphicsmagick) is enabled, as it is on Canonical's
+# cloud images, and puts the redirect into ufw's rules when ufw is enabled;
+# build the releases with carnivore.pkr.hcl -var ssh_username=ubuntu. Ubuntu
+# is covered by golden plans, not by booted machines (see docs/README.md).
 #
 # The image is named "<app_name>-primal <unix timestamp>", as in
 # "ponyfoo-primal 1700000000". Credentials come from the usual AWS places
@@ -37,6 +45,16 @@ variable "region" {
   description = "The AWS region to build the image in (and where carnivore.pkr.hcl looks for it)."
 }
 
+variable "distribution" {
+  type        = string
+  default     = "debian"
+  description = "The base AMI: debian (Debian 12, Debian's own account) or ubuntu (Ubuntu 24.04 LTS, Canonical's account)."
+  validation {
+    condition     = contains(["debian", "ubuntu"], var.distribution)
+    error_message = "The distribution must be debian or ubuntu."
+  }
+}
+
 variable "instance_type" {
   type        = string
   default     = "t3.micro"
@@ -59,28 +77,32 @@ locals {
   # Paths in a template are relative to the directory Packer runs in;
   # path.root (this file's directory) makes the default work from anywhere.
   package_json = coalesce(var.package_json, "${path.root}/../app/package.json")
+  # The newest official amd64 AMI of each, from its publisher's own account,
+  # and the user its cloud images log in as (with passwordless sudo).
+  base = {
+    debian = { owner = "136693071363", name = "debian-12-amd64-*", ssh_username = "admin" }
+    ubuntu = { owner = "099720109477", name = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*", ssh_username = "ubuntu" }
+  }[var.distribution]
 }
 
-# The newest official Debian 12 AMI for amd64, published by Debian's own
-# AWS account. The filter is resolved when the build starts, not by
+# The base AMI's filter is resolved when the build starts, not by
 # `packer validate`.
 source "amazon-ebs" "primal" {
   region        = var.region
   instance_type = var.instance_type
 
   source_ami_filter {
-    owners      = ["136693071363"]
+    owners      = [local.base.owner]
     most_recent = true
     filters = {
-      name                = "debian-12-amd64-*"
+      name                = local.base.name
       architecture        = "x86_64"
       virtualization-type = "hvm"
       root-device-type    = "ebs"
     }
   }
 
-  # Debian's cloud images log in as "admin", with passwordless sudo.
-  ssh_username = "admin"
+  ssh_username = local.base.ssh_username
 
   # {{timestamp}} is the build's start as Unix seconds: AMI names must be
   # unique, and the node-ami data source picks the newest by creation date.

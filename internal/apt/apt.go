@@ -9,6 +9,8 @@ import (
 	"embed"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/nodebake/packer-plugin-node/internal/plan"
 	"github.com/nodebake/packer-plugin-node/internal/shell"
@@ -64,4 +66,34 @@ func Install(name string, packages []string) plan.Step {
 // once installed, and an image should not carry them.
 func Clean() plan.Step {
 	return plan.Step{Name: "clean apt's package cache", Script: "apt_get clean\ndu -sh /var/cache/apt\n"}
+}
+
+// Universe are the packages node-primal may install that Ubuntu ships in
+// its universe component, not in main (on Debian they are in main).
+var Universe = []string{"graphicsmagick", "iptables-persistent", "netfilter-persistent"}
+
+// NeedUniverse is which of packages (names, maybe with a pin) Ubuntu ships
+// in universe.
+func NeedUniverse(packages []string) []string {
+	var out []string
+	for _, p := range packages {
+		name, _, _ := strings.Cut(p, "=")
+		name, _, _ = strings.Cut(name, "/")
+		if slices.Contains(Universe, name) && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// RequireUniverse fails at once, naming packages, when the machine's apt
+// sources (one-line or deb822) do not enable Ubuntu's universe component,
+// instead of apt's "Unable to locate package" minutes later.
+func RequireUniverse(packages []string) plan.Step {
+	return plan.Step{
+		Name: "check Ubuntu's universe component is enabled (for " + strings.Join(packages, ", ") + ")",
+		Script: shell.MustRender(scripts, "scripts/universe.sh", struct{ Message string }{strings.Join(packages, ", ") +
+			": Ubuntu ships them in the universe component, which this machine's apt sources do not enable; " +
+			"enable it before node-primal runs (add-apt-repository universe, in a shell provisioner) or drop them from packages"}),
+	}
 }

@@ -166,3 +166,35 @@ func TestWaitForLockRetriesConfigureWhileLocked(t *testing.T) {
 		}
 	}
 }
+
+// TestRequireUniverse runs the check on sources written here: one-line and
+// deb822 sources that enable universe pass; sources without it fail,
+// naming the packages.
+func TestRequireUniverse(t *testing.T) {
+	if got := NeedUniverse([]string{"git", "graphicsmagick=1.4+really1.3.40-4", "curl", "iptables-persistent/noble", "graphicsmagick"}); strings.Join(got, " ") != "graphicsmagick iptables-persistent" {
+		t.Errorf("NeedUniverse = %q", got)
+	}
+	golden.Steps(t, "universe", RequireUniverse([]string{"graphicsmagick"}))
+	script := RequireUniverse([]string{"graphicsmagick"}).Script
+	for name, c := range map[string]struct {
+		sources string
+		ok      bool
+	}{
+		"one-line":      {"deb http://mirror.test/ubuntu noble main restricted universe\n", true},
+		"deb822":        {"Types: deb\nURIs: http://mirror.test/ubuntu\nSuites: noble noble-updates\nComponents: main universe restricted\n", true},
+		"main only":     {"deb http://mirror.test/ubuntu noble main restricted\n", false},
+		"commented out": {"# deb http://mirror.test/ubuntu noble universe\ndeb http://mirror.test/ubuntu noble main\n", false},
+	} {
+		root := t.TempDir()
+		os.MkdirAll(filepath.Join(root, "etc/apt/sources.list.d"), 0o755)
+		os.WriteFile(filepath.Join(root, "etc/apt/sources.list.d/ubuntu.sources"), []byte(c.sources), 0o644)
+		s := strings.ReplaceAll(script, "/etc/apt/", root+"/etc/apt/")
+		out, err := exec.Command("/bin/sh", "-eu", "-c", s).CombinedOutput()
+		if c.ok && err != nil {
+			t.Errorf("%s: the check failed: %v\n%s", name, err, out)
+		}
+		if !c.ok && (err == nil || !strings.Contains(string(out), "graphicsmagick: Ubuntu ships them in the universe component")) {
+			t.Errorf("%s: the check passed or did not name the package: %v\n%s", name, err, out)
+		}
+	}
+}

@@ -7,7 +7,9 @@
 //   - nftables: a table in /etc/nftables.d/, included by /etc/nftables.conf,
 //     loaded at boot by nftables.service;
 //   - iptables: rules saved by netfilter-persistent (iptables-persistent) to
-//     /etc/iptables/rules.v4.
+//     /etc/iptables/rules.v4;
+//   - ufw (where ufw is enabled, as Ubuntu users often have it): a block in
+//     /etc/ufw/before.rules, loaded by ufw at boot.
 //
 // Both are written so a rerun replaces the rule instead of adding a copy.
 package firewall
@@ -26,7 +28,7 @@ var scripts embed.FS
 
 // Backends are the values firewall_backend accepts. "auto" is decided
 // once, from the machine's facts, by Resolve.
-var Backends = []string{"auto", "nftables", "iptables"}
+var Backends = []string{"auto", "nftables", "iptables", "ufw"}
 
 // NftFile is the nftables table node-primal writes.
 const NftFile = "/etc/nftables.d/node-primal.nft"
@@ -35,18 +37,29 @@ const NftFile = "/etc/nftables.d/node-primal.nft"
 const Table = "node_primal"
 
 // Resolve turns backend into the one that will hold the rule: "auto" is
-// iptables where the image runs the legacy iptables backend (iptablesVersion
-// is the first line of `iptables --version`, "" when iptables is absent),
-// and nftables otherwise (Debian's default since buster; iptables-nft rules
-// live there too).
-func Resolve(backend, iptablesVersion string) string {
-	if backend != "auto" {
-		return backend
+// ufw where ufw is enabled, iptables where the image runs the legacy
+// iptables backend (iptablesVersion is the first line of `iptables
+// --version`, "" when iptables is absent), and nftables otherwise (Debian's
+// default since buster; iptables-nft rules live there too). With ufw
+// enabled, the others are refused: nftables.conf's "flush ruleset" would
+// wipe ufw's rules at boot, and iptables-persistent conflicts with ufw.
+func Resolve(backend, iptablesVersion string, ufw bool) (string, error) {
+	switch {
+	case backend == "auto" && ufw:
+		return "ufw", nil
+	case backend == "auto" && strings.Contains(iptablesVersion, "legacy"):
+		return "iptables", nil
+	case backend == "auto":
+		return "nftables", nil
+	case ufw && backend != "ufw":
+		return "", fmt.Errorf("firewall_backend: %q cannot hold the redirect while ufw is enabled on this machine (%s); use \"auto\" or \"ufw\"", backend, map[string]string{
+			"nftables": "nftables.service's flush ruleset at boot would wipe ufw's rules",
+			"iptables": "iptables-persistent conflicts with ufw and would remove it",
+		}[backend])
+	case !ufw && backend == "ufw":
+		return "", fmt.Errorf("firewall_backend: \"ufw\" needs ufw enabled on the machine (ENABLED=yes in /etc/ufw/ufw.conf); use \"auto\"")
 	}
-	if strings.Contains(iptablesVersion, "legacy") {
-		return "iptables"
-	}
-	return "nftables"
+	return backend, nil
 }
 
 type redirect struct {

@@ -94,7 +94,7 @@ func TestPrepareValidation(t *testing.T) {
 			[]string{"public_port: 70000 is not a TCP port", "nginx_port: -1 is not a TCP port"}},
 		{"same ports", map[string]interface{}{"public_port": 8080},
 			[]string{"nginx_port: must differ from public_port"}},
-		{"bad backend", map[string]interface{}{"firewall_backend": "ufw"},
+		{"bad backend", map[string]interface{}{"firewall_backend": "firewalld"},
 			[]string{"firewall_backend:"}},
 		{"missing package.json", map[string]interface{}{"package_json": "testdata/nope/package.json"},
 			[]string{"package_json:", "no such file"}},

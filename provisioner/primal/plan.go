@@ -32,7 +32,20 @@ func (c *Config) newPlan(f core.Facts) plan.Plan {
 // installer needs, so the mirror can be read before NodePlan is made.
 func (c *Config) SystemPlan(f core.Facts) (plan.Plan, error) {
 	p := c.newPlan(f)
+	backend, err := firewall.Resolve(c.FirewallBackend, f.Iptables, f.UFW)
+	if err != nil {
+		return p, err
+	}
 	p.Add(account.Ensure(f.User, f.Home), apt.WaitForLock(), apt.Update())
+	if f.Distro.Ubuntu() {
+		need := apt.NeedUniverse(append(append([]string(nil), c.Packages...), c.ExtraPackages...))
+		if backend == "iptables" {
+			need = append(need, "iptables-persistent")
+		}
+		if len(need) > 0 {
+			p.Add(apt.RequireUniverse(need))
+		}
+	}
 	if len(c.caCerts) > 0 {
 		p.Add(cacerts.Install(c.caCerts))
 	}
@@ -42,7 +55,7 @@ func (c *Config) SystemPlan(f core.Facts) (plan.Plan, error) {
 		nginx.EnableAtBoot(),
 		nginx.ProtectLogs(),
 		sysctl.Persist(SysctlFile, c.sysctlSettings()),
-		firewall.Redirect(firewall.Resolve(c.FirewallBackend, f.Iptables), c.PublicPort, c.NginxPort),
+		firewall.Redirect(backend, c.PublicPort, c.NginxPort),
 	)
 	switch c.NodeInstaller {
 	case "tarball", "nvm":

@@ -15,7 +15,15 @@ import (
 // goldenFacts stand for what Provision reads from a Debian 12 cloud image.
 var goldenFacts = core.Facts{
 	User: "node", Group: "node", Home: "/home/node", Machine: "x86_64", Systemd: true,
-	Iptables: "iptables v1.8.9 (nf_tables)",
+	Iptables: "iptables v1.8.9 (nf_tables)", Create: true,
+	Distro: core.Distro{ID: "debian", Version: "12", Codename: "bookworm", Name: "Debian GNU/Linux 12 (bookworm)"},
+}
+
+// ubuntuFacts stand for an Ubuntu 24.04 cloud image with ufw enabled.
+var ubuntuFacts = core.Facts{
+	User: "node", Group: "node", Home: "/home/node", Machine: "x86_64", Systemd: true,
+	Iptables: "iptables v1.8.10 (nf_tables)", Create: true, UFW: true,
+	Distro: core.Distro{ID: "ubuntu", Version: "24.04", Codename: "noble", Name: "Ubuntu 24.04.1 LTS"},
 }
 
 // goldenNode stands for the release Provision resolves on the mirror.
@@ -82,8 +90,9 @@ func TestPlanGolden(t *testing.T) {
 		name           string
 		raw            map[string]interface{}
 		legacyIptables bool // the machine runs iptables-legacy
+		ubuntu         bool // ubuntuFacts
 	}{
-		{"default", map[string]interface{}{}, false},
+		{"default", map[string]interface{}{}, false, false},
 		{"tarball-nftables-precache", map[string]interface{}{
 			"packages":                  []string{"git", "curl=7.88.1-10+deb12u8"},
 			"extra_packages":            []string{"htop"},
@@ -99,25 +108,31 @@ func TestPlanGolden(t *testing.T) {
 			"https_proxy":               "http://proxy.example.test:3128",
 			"no_proxy":                  "localhost,127.0.0.1",
 			"ca_certificates":           []string{"testdata/ca.pem"},
-		}, false},
+		}, false, false},
 		{"nvm-iptables", map[string]interface{}{
 			"node_installer":   "nvm",
 			"node_version":     "20",
 			"nvm_version":      "v0.39.7",
 			"firewall_backend": "iptables",
 			"ip_forward":       false,
-		}, false},
-		{"auto-legacy-iptables", map[string]interface{}{"package_json": "testdata/app/package.json"}, true},
+		}, false, false},
+		{"auto-legacy-iptables", map[string]interface{}{"package_json": "testdata/app/package.json"}, true, false},
 		{"distro-nolockfile", map[string]interface{}{
 			"node_installer": "distro",
 			"package_json":   "testdata/nolock/package.json",
 			"precache_dir":   "/srv/precache",
 			"keep_npm_token": true,
-		}, false},
+		}, false, false},
+		// Ubuntu: needrestart told not to prompt, universe checked for
+		// graphicsmagick, the redirect in ufw's rules.
+		{"ubuntu-ufw", map[string]interface{}{"package_json": "testdata/app/package.json"}, false, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := goldenFacts
+			if tc.ubuntu {
+				f = ubuntuFacts
+			}
 			if tc.legacyIptables {
 				f.Iptables = "iptables v1.8.9 (legacy)"
 			}

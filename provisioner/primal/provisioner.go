@@ -84,11 +84,16 @@ type Config struct {
 	// nvm's installer is fetched from GitHub.
 	NvmVersion string `mapstructure:"nvm_version" required:"false"`
 
-	// The firewall that holds the redirect: `auto` (default: `iptables` when
-	// the image uses the legacy iptables backend, `nftables` otherwise),
-	// `nftables` (a table in `/etc/nftables.d/node-primal.nft`, included by
-	// `/etc/nftables.conf` and loaded at boot by `nftables.service`) or
-	// `iptables` (saved by `iptables-persistent` to `/etc/iptables/rules.v4`).
+	// The firewall that holds the redirect: `auto` (default: `ufw` when ufw
+	// is enabled, `iptables` when the image uses the legacy iptables
+	// backend, `nftables` otherwise), `nftables` (a table in
+	// `/etc/nftables.d/node-primal.nft`, included by `/etc/nftables.conf`
+	// and loaded at boot by `nftables.service`), `iptables` (saved by
+	// `iptables-persistent` to `/etc/iptables/rules.v4`) or `ufw` (a block
+	// at the top of `/etc/ufw/before.rules`, and `ufw allow` of
+	// `nginx_port`, since ufw filters after the redirect). With ufw enabled
+	// only `ufw` is accepted: `nftables.conf`'s `flush ruleset` would wipe
+	// ufw's rules at boot, and `iptables-persistent` would remove ufw.
 	FirewallBackend string `mapstructure:"firewall_backend" required:"false"`
 	// Persist `net.ipv4.ip_forward = 1`, as the original recipe did.
 	// Defaults to `false`: the redirect does not need it (it only rewrites
@@ -160,6 +165,11 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	if err != nil {
 		return err
 	}
+	if c.NodeInstaller == "distro" {
+		if w := nodejs.DistroWarning(f.Distro.String(), time.Now()); w != "" {
+			ui.Error("node-primal: " + w)
+		}
+	}
 	sys, err := c.SystemPlan(f)
 	if err != nil {
 		return err
@@ -208,10 +218,11 @@ func sysctlSummary(settings map[string]string) string {
 // summary closes the build with what the image now holds, the things a
 // user would otherwise log in to check.
 func (c *Config) summary(ctx context.Context, r *runner.Runner, f core.Facts, s precache.State) error {
+	backend, _ := firewall.Resolve(c.FirewallBackend, f.Iptables, f.UFW) // SystemPlan refused an error
 	lines := [][2]string{
 		{"app account", fmt.Sprintf("%s (home %s)", f.User, f.Home)},
 		{"Node.js", fmt.Sprintf("%s, npm %s, in %s", s.NodeVersion, s.NpmVersion, nodejs.BinDir)},
-		{"nginx", fmt.Sprintf("enabled, listening on :%d; :%d is redirected to it (%s, persisted)", c.NginxPort, c.PublicPort, firewall.Resolve(c.FirewallBackend, f.Iptables))},
+		{"nginx", fmt.Sprintf("enabled, listening on :%d; :%d is redirected to it (%s, persisted)", c.NginxPort, c.PublicPort, backend)},
 		{"kernel", sysctlSummary(c.sysctlSettings()) + " (" + SysctlFile + ")"},
 	}
 	if c.PackageJSON != "" {

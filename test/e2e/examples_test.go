@@ -58,6 +58,19 @@ func TestAWSExamplesValidate(t *testing.T) {
 			}
 		})
 	}
+	// The Ubuntu variants: primal on Canonical's AMI, carnivore logging in
+	// as ubuntu.
+	for _, args := range [][]string{
+		{"-var", "distribution=ubuntu", "example/aws/primal.pkr.hcl"},
+		{"-var", "ssh_username=ubuntu", "example/aws/carnivore.pkr.hcl"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			out, err := runPacker(t, append([]string{"validate"}, args...)...)
+			if err != nil || !strings.Contains(out, "The configuration is valid.") {
+				t.Fatalf("packer validate %v failed: %v\n%s", args, err, out)
+			}
+		})
+	}
 	if n := fake.count(); n != 0 {
 		t.Errorf("plain packer validate sent %d requests to AWS; it should execute no data source", n)
 	}
@@ -104,6 +117,8 @@ func TestAWSExamplesValidate(t *testing.T) {
 			[]string{"-var", "instance_type="}, "either instance_type or spot_instance_types must be specified"},
 		{"node-primal rejects a missing package.json", "example/aws/primal.pkr.hcl",
 			[]string{"-var", "package_json=example/aws/no-such/package.json"}, "package_json:"},
+		{"the template rejects an unknown distribution", "example/aws/primal.pkr.hcl",
+			[]string{"-var", "distribution=fedora"}, "The distribution must be debian or ubuntu."},
 		{"node-ami rejects a bad app name", carnivore,
 			[]string{"-var", "app_name=pony foo"}, "app_name: must be"},
 	} {
