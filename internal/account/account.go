@@ -13,7 +13,8 @@ import (
 //go:embed scripts/*.sh
 var scripts embed.FS
 
-// NoLogin is the shell of the accounts Ensure makes.
+// NoLogin is the shell of the accounts Ensure makes, or /bin/false where
+// the system has no nologin.
 const NoLogin = "/usr/sbin/nologin"
 
 // Ensure makes user a system account with home home when it does not exist

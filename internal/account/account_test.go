@@ -17,7 +17,7 @@ func TestEnsureGolden(t *testing.T) {
 // log in, and that the user's name reaches the script only quoted.
 func TestEnsureMakesNoLoginAccount(t *testing.T) {
 	s := Ensure("node", "/home/node").Script
-	for _, want := range []string{"--system", "--shell /usr/sbin/nologin", "chmod 0711 \"$home\"", "u=node\n", "home=/home/node\n"} {
+	for _, want := range []string{"--system", "shell=/usr/sbin/nologin\n", `--shell "$shell"`, "[ -x \"$shell\" ] || shell=/bin/false", "chmod 0711 \"$home\"", "u=node\n", "home=/home/node\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("script lacks %q:\n%s", want, s)
 		}

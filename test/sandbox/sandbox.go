@@ -53,6 +53,7 @@ type Target struct {
 	HostVeth       string // host side of the veth pair
 	RootFS         string // the target's root filesystem, as seen from the host
 	StateDir       string // everything of the target on the host
+	Suite          string // the Debian release ("" is bookworm)
 
 	t       testing.TB
 	script  string
@@ -66,6 +67,13 @@ type Target struct {
 // when not run as root and fails it when the target cannot be created.
 func New(t testing.TB) *Target {
 	t.Helper()
+	return NewSuite(t, "")
+}
+
+// NewSuite is New for a target of the Debian release suite ("trixie"; ""
+// is bookworm), built from the same host mirror.
+func NewSuite(t testing.TB, suite string) *Target {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("sandbox: needs root (network namespaces, veth, systemd-nspawn)")
 	}
@@ -73,7 +81,7 @@ func New(t testing.TB) *Target {
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
 	}
-	tg := &Target{Name: newName(), t: t, script: script}
+	tg := &Target{Name: newName(), Suite: suite, t: t, script: script}
 	t.Cleanup(func() {
 		if err := tg.Destroy(); err != nil {
 			t.Errorf("sandbox: %v", err)
@@ -172,6 +180,9 @@ func (tg *Target) runScript(timeout time.Duration, args ...string) (string, erro
 	var stdout, stderr bytes.Buffer
 	c := exec.CommandContext(ctx, "bash", append([]string{tg.script}, args...)...)
 	c.Stdout, c.Stderr = &stdout, &stderr
+	if tg.Suite != "" {
+		c.Env = append(os.Environ(), "SANDBOX_SUITE="+tg.Suite)
+	}
 	// On timeout, SIGTERM lets the script clean up (a failed create destroys
 	// what it made); SIGKILL follows if it does not exit.
 	c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }

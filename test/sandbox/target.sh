@@ -56,7 +56,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${SANDBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/packer-plugin-node/sandbox}
 STATE=${SANDBOX_STATE:-$CACHE/targets}
 SLOTS=/run/packer-plugin-node-sandbox # slot locks: global like netns and veth names
-SUITE=bookworm
+# The Debian release of the targets: bookworm unless SANDBOX_SUITE names
+# another on the host's mirror (trixie).
+SUITE=${SANDBOX_SUITE:-bookworm}
+[[ $SUITE =~ ^[a-z]+$ ]] || { echo "target.sh: SANDBOX_SUITE must be a Debian codename, got '$SUITE'" >&2; exit 2; }
 # No libpam-systemd: with it every SSH login starts a `systemd --user` manager,
 # whose stop hangs at poweroff under nspawn on a cgroup v1/hybrid host (seen
 # here: 20 s and more, intermittently). Provisioners do not need user sessions.

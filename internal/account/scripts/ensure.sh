@@ -5,11 +5,15 @@
 # recipe's layout, and its sudo is the documented cost).
 u={{q .User}}
 home={{q .Home}}
+# Debian 13's minimal systems have no nologin (util-linux's, not essential
+# there); false refuses a login just as well.
+shell={{q .Shell}}
+[ -x "$shell" ] || shell=/bin/false
 if ! id -u "$u" >/dev/null 2>&1; then
   if getent group "$u" >/dev/null; then
-    useradd --system --gid "$u" --create-home --home-dir "$home" --shell {{q .Shell}} --comment 'Node.js app (node-primal)' "$u"
+    useradd --system --gid "$u" --create-home --home-dir "$home" --shell "$shell" --comment 'Node.js app (node-primal)' "$u"
   else
-    useradd --system --user-group --create-home --home-dir "$home" --shell {{q .Shell}} --comment 'Node.js app (node-primal)' "$u"
+    useradd --system --user-group --create-home --home-dir "$home" --shell "$shell" --comment 'Node.js app (node-primal)' "$u"
   fi
   chmod 0711 "$home"
   echo "made the system account $u (home $home)"
