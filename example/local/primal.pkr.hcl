@@ -78,6 +78,19 @@ variable "package_json" {
   description = "The app's package.json, to precache its production dependencies on the image."
 }
 
+variable "npm_registry" {
+  type        = string
+  default     = null
+  description = "npm registry for the precache; null: npm's default. Needed with npm_token."
+}
+
+variable "npm_token" {
+  type        = string
+  default     = null
+  sensitive   = true
+  description = "Token for npm_registry, used during the precache's install only (staged on a tmpfs, never on the image's disk)."
+}
+
 variable "serial_log" {
   type        = string
   default     = ""
@@ -129,5 +142,7 @@ build {
     node_mirror       = var.node_mirror
     ca_certificates   = var.ca_certificates
     package_json      = var.package_json
+    npm_registry      = var.npm_registry
+    npm_token         = var.npm_token
   }
 }

@@ -63,6 +63,8 @@ func TestVMChain(t *testing.T) {
 	// as 10.0.2.2.
 	mirror := nodemirror.Serve(t, mirrorDir, "127.0.0.1:0")
 	work := t.TempDir()
+	// The precache's npm registry: a stand-in that wants a marker token.
+	tokenReg := startTokenRegistry(t)
 
 	// 1. The primal image.
 	primalDir := filepath.Join(work, "primal")
@@ -78,6 +80,7 @@ func TestVMChain(t *testing.T) {
 		"-var", "node_mirror=" + mirror.URLFor("10.0.2.2"),
 		"-var", "ca_certificates=" + hostCAs(t),
 		"-var", "package_json=" + filepath.Join(repoRoot(t), "example", "app", "package.json"),
+		"-var", "npm_registry=" + tokenReg.GuestURL, "-var", "npm_token=" + tokenReg.Token,
 		localPrimalTemplate}
 	ph.run("packer validate (primal, carnivore)", func() {
 		if out, err := runPacker(t, append([]string{"validate"}, primalArgs[1:]...)...); err != nil {
@@ -109,11 +112,13 @@ func TestVMChain(t *testing.T) {
 	}
 	primal := filepath.Join(primalDir, "primal.qcow2")
 	expectBacking(t, primal, base.Image)
+	checkTokenNotOnDisk(t, ph, out, primal, tokenReg)
 
 	// 2. A fresh boot of the primal image, stopped before the next build.
 	ph.run("fresh boot of the primal image", func() {
 		m := vm.Boot(t, vm.Config{Image: primal, KeyPath: base.KeyPath, User: base.User})
 		checkPrimalVM(t, m, nodemirror.Node22)
+		checkTokenNotInFiles(t, m, tokenReg.Token)
 		// The precache of the example app's dependencies, for its lockfile.
 		lockSHA := sha256File(t, filepath.Join(repoRoot(t), "example", "app", "package-lock.json"))
 		out, err := m.Run("cat " + precache.ManifestPath)
