@@ -90,6 +90,26 @@ func (e *StepError) Error() string {
 
 func (e *StepError) Unwrap() error { return e.Err }
 
+// CommandError is a command run by Output that exited non-zero on the
+// machine; its fields are already scrubbed of secrets.
+type CommandError struct {
+	Command string
+	Exit    int
+	Stderr  string
+}
+
+func (e *CommandError) Error() string {
+	return fmt.Sprintf("%q exited %d: %s", e.Command, e.Exit, e.Stderr)
+}
+
+// ErrDisconnected is why a step or command failed when the connection to
+// the machine was lost while it ran: the communicator got no exit status
+// (Packer's SSH communicator reports packersdk.CmdDisconnect), so whether
+// it finished is unknown.
+var ErrDisconnected = errors.New("the connection to the machine was lost while it ran " +
+	"(no exit status came back, so it may have stopped half-way); every step is safe to run again: " +
+	"rerun the build, or set the provisioner's max_retries")
+
 // Run executes every step of p in order and stops at the first failure.
 func (r *Runner) Run(ctx context.Context, p plan.Plan) error {
 	if len(r.Secrets) > 0 {
@@ -137,7 +157,8 @@ func (r *Runner) Run(ctx context.Context, p plan.Plan) error {
 		tail, exit, err := r.runStep(ctx, stage, sudo, p.Prelude, i, s, label)
 		d := now().Sub(start)
 		if err != nil || exit != 0 {
-			return &StepError{Step: s.Name, Exit: exit, Duration: d, Tail: tail, Err: err}
+			// The name may hold a URL with credentials (a mirror's).
+			return &StepError{Step: redact(s.Name, r.Secrets), Exit: exit, Duration: d, Tail: tail, Err: err}
 		}
 		r.UI.Say(fmt.Sprintf("%s: done in %s", label, d.Round(100*time.Millisecond)))
 	}
@@ -203,6 +224,9 @@ func (r *Runner) runStep(ctx context.Context, stage, sudo, prelude string, i int
 	out := redact(tail.String(), r.Secrets)
 	if err != nil {
 		return out, 0, err
+	}
+	if code := cmd.ExitStatus(); code == packersdk.CmdDisconnect {
+		return out, code, ErrDisconnected
 	}
 	return out, cmd.ExitStatus(), nil
 }
@@ -319,8 +343,11 @@ func (r *Runner) output(ctx context.Context, sudo, command string) (string, erro
 	case <-ctx.Done():
 		return "", errors.New(redact(fmt.Sprintf("%q: %v", command, ctx.Err()), r.Secrets))
 	}
+	if code == packersdk.CmdDisconnect {
+		return "", fmt.Errorf("%s: %w", redact(fmt.Sprintf("%q", command), r.Secrets), ErrDisconnected)
+	}
 	if code != 0 {
-		return "", errors.New(redact(fmt.Sprintf("%q exited %d: %s", command, code, strings.TrimSpace(stderr.String())), r.Secrets))
+		return "", &CommandError{Command: redact(command, r.Secrets), Exit: code, Stderr: redact(strings.TrimSpace(stderr.String()), r.Secrets)}
 	}
 	return stdout.String(), nil
 }
