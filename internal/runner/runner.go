@@ -193,7 +193,13 @@ func (r *Runner) Summary(title string, lines [][2]string) {
 // and runs the script as root. It returns the tail of the output and the
 // exit status.
 func (r *Runner) runStep(ctx context.Context, stage, sudo, prelude string, i int, s plan.Step, label string) (string, int, error) {
+	path := fmt.Sprintf("%s/step%02d.sh", stage, i+1)
 	var script strings.Builder
+	// The script and the staged files leave the staging directory as soon
+	// as the script has read them: they may hold secrets (the proxies in the
+	// prelude, an env file), and a build whose connection is lost never
+	// gets to remove the directory. sh keeps reading the unlinked script.
+	script.WriteString("rm -f " + shell.Quote(path) + "\n")
 	script.WriteString(prelude)
 	for j, f := range s.Files {
 		staged := fmt.Sprintf("%s/step%02d-file%02d", stage, i+1, j+1)
@@ -203,7 +209,6 @@ func (r *Runner) runStep(ctx context.Context, stage, sudo, prelude string, i int
 		script.WriteString(InstallCommand(staged, f))
 	}
 	script.WriteString(s.Script)
-	path := fmt.Sprintf("%s/step%02d.sh", stage, i+1)
 	if err := r.Comm.Upload(path, strings.NewReader(script.String()), nil); err != nil {
 		return "", 0, fmt.Errorf("upload script: %w", err)
 	}
@@ -259,7 +264,7 @@ func (r *Runner) heartbeat(label string) (stop func()) {
 // InstallCommand is the shell line that moves a staged upload into place:
 // installed next to the destination with its final mode and owner, then
 // renamed over it, so a reader never sees a half-written or world-readable
-// file and a rerun simply replaces it.
+// file and a rerun simply replaces it. The staged copy is removed at once.
 func InstallCommand(staged string, f plan.File) string {
 	owner := f.Owner
 	if owner == "" {
@@ -270,9 +275,9 @@ func InstallCommand(staged string, f plan.File) string {
 		group = `"$(id -gn ` + shell.Quote(owner) + `)"`
 	}
 	tmp := f.Path + ".packer-node-tmp"
-	return fmt.Sprintf("mkdir -p %s\ninstall -m %04o -o %s -g %s %s %s\nmv -f %s %s\n",
+	return fmt.Sprintf("mkdir -p %s\ninstall -m %04o -o %s -g %s %s %s\nrm -f %s\nmv -f %s %s\n",
 		shell.Quote(parentDir(f.Path)), f.Mode.Perm(), shell.Quote(owner), group,
-		shell.Quote(staged), shell.Quote(tmp), shell.Quote(tmp), shell.Quote(f.Path))
+		shell.Quote(staged), shell.Quote(tmp), shell.Quote(staged), shell.Quote(tmp), shell.Quote(f.Path))
 }
 
 func parentDir(p string) string {

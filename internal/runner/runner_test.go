@@ -496,3 +496,29 @@ func TestStepErrorRedactsTheStepName(t *testing.T) {
 		t.Errorf("Run = %v; want the step named with its credentials redacted", err)
 	}
 }
+
+// TestStagedFilesGoOnceRead: while a step runs, its script and its staged
+// uploads (which may hold secrets) are already gone from the staging
+// directory, so a build whose connection is lost mid-step, and which never
+// gets to remove the directory, leaves none of them behind.
+func TestStagedFilesGoOnceRead(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	p := plan.Plan{Prelude: testPrelude, Steps: []plan.Step{{
+		Name:   "secret step",
+		Files:  []plan.File{{Path: filepath.Join(dir, "env.json"), Mode: 0o600, Content: []byte(`{"k":"s3cret"}`), Sensitive: true}},
+		Script: `echo "staged now: $(ls -A "${0%/*}" | wc -l)"` + "\n",
+	}}}
+	var buf bytes.Buffer
+	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &buf, ErrorWriter: &buf}
+	r := &Runner{UI: ui, Comm: &localComm{}, Name: "test"}
+	if err := r.Run(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "staged now: 0") {
+		t.Errorf("the staging directory still held files while the step ran:\n%s", buf.String())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "env.json")); string(b) != `{"k":"s3cret"}` {
+		t.Errorf("the file was not installed: %q", b)
+	}
+}
