@@ -382,44 +382,52 @@ func faultBlackHole(t *testing.T, e *faultEnv) {
 // the build succeeds.
 func faultDpkgRelock(t *testing.T, e *faultEnv) {
 	const pkg = "tree" // small, and not in the base image
-	e.tgt.MustRun(t, "rm -rf /run/faults-relock && mkdir /run/faults-relock")
+	// The holder's signals are files on the target's root filesystem, which
+	// the host writes directly (no SSH round trip between what Packer says
+	// and the holder acting on it).
+	const dir = "/var/tmp/faults-relock"
+	signal := func(name string) {
+		if err := os.WriteFile(filepath.Join(e.tgt.RootFS, dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.tgt.MustRun(t, "rm -rf "+dir+" && mkdir "+dir)
 	e.tgt.MustRun(t, relockDpkg)
-	defer e.tgt.Run("systemctl stop faults-dpkg-relock 2>/dev/null; rm -rf /run/faults-relock")
+	defer e.tgt.Run("systemctl stop faults-dpkg-relock 2>/dev/null; rm -rf " + dir)
 	r := startPacker(t, e.primalArgs(t, e.mirrorURL(), "-var", `extra_packages=["`+pkg+`"]`)...)
 	if !r.waitFor("waiting for the dpkg lock (/var/lib/dpkg/lock-frontend)", 3*time.Minute) {
 		out, _ := r.wait(t)
 		t.Fatalf("the build did not wait for the held lock:\n%s", lastLines(out, 20))
 	}
-	e.tgt.MustRun(t, "touch /run/faults-relock/release")
+	signal("release")
 	if !r.waitFor("dpkg lock is free", time.Minute) {
 		out, _ := r.wait(t)
 		t.Fatalf("the build did not see the lock free:\n%s", lastLines(out, 20))
 	}
-	// Between the wait and the install: the holder takes it again.
-	e.tgt.MustRun(t, "touch /run/faults-relock/retake")
+	// Between the wait and the install (apt-get update comes between).
+	signal("retake")
 	out, err := r.wait(t)
 	if err != nil {
 		t.Fatalf("the build failed with the dpkg lock taken again: %v", err)
 	}
-	held := e.tgt.MustRun(t, "cat /run/faults-relock/retaken 2>/dev/null || echo never")
-	if !strings.Contains(held, "retaken") {
-		t.Fatalf("the holder did not retake the lock: %q", held)
+	if got := e.tgt.MustRun(t, "cat "+dir+"/retaken 2>/dev/null || echo never"); !strings.Contains(got, "retaken") {
+		t.Fatalf("the holder did not retake the lock: %q", got)
 	}
 	wantAll(t, "the build's output", out,
 		"installing: "+pkg,
 		"Could not get lock /var/lib/dpkg/lock-frontend")
 	expectOn(t, e.tgt, "dpkg-query -W -f '${Status}' "+pkg, "install ok installed")
-	expectOn(t, e.tgt, "cat /run/faults-relock/done 2>/dev/null || echo running", "done")
+	expectOn(t, e.tgt, "cat "+dir+"/done 2>/dev/null || echo running", "done")
 }
 
 // relockDpkg starts a transient service that takes dpkg's frontend lock as
-// dpkg does (fcntl), lets it go when /run/faults-relock/release appears,
-// takes it again when .../retake appears, holds it 8 s and exits.
+// dpkg does (fcntl), lets it go when /var/tmp/faults-relock/release
+// appears, takes it again when .../retake appears, holds it 8 s and exits.
 const relockDpkg = `systemd-run --unit=faults-dpkg-relock --collect perl -MFcntl -e '
-my $d = "/run/faults-relock";
+my $d = "/var/tmp/faults-relock";
 open(my $f, ">>", "/var/lib/dpkg/lock-frontend") or die "open: $!";
 sub lk { fcntl($f, F_SETLKW, pack("s s x4 q q i x4", $_[0], 0, 0, 0, 0)) or die "lock: $!" }  # struct flock, x86_64
-sub await { my $n = 0; until (-e "$d/$_[0]") { select(undef, undef, undef, 0.1); die "no $_[0]" if ++$n > 3000 } }
+sub await { my $n = 0; until (-e "$d/$_[0]") { select(undef, undef, undef, 0.05); die "no $_[0]" if ++$n > 6000 } }
 lk(F_WRLCK);
 await("release");
 lk(F_UNLCK);
@@ -580,6 +588,9 @@ func faultSSHReset(t *testing.T, e *faultEnv, home string) {
 	if got != releases {
 		t.Errorf("the cut-off build left releases %q; before it: %q", got, releases)
 	}
+	// Nor did the step's script or its staged env file stay behind, though
+	// the build never got to remove its staging directory.
+	expectOn(t, e.tgt, "find /dev/shm /tmp -path '*/packer-node.*' -type f | wc -l", "0")
 
 	out, err = runFaultPacker(t, e.carnivoreArgs("-var", "source_dir="+app)...)
 	if err != nil {
