@@ -406,12 +406,19 @@ func faultDpkgRelock(t *testing.T, e *faultEnv) {
 	}
 	// Between the wait and the install (apt-get update comes between).
 	signal("retake")
+	if !r.waitFor("installing: "+pkg, 2*time.Minute) {
+		out, _ := r.wait(t)
+		t.Fatalf("the build did not come to the install:\n%s", lastLines(out, 20))
+	}
+	if _, err := os.Stat(filepath.Join(e.tgt.RootFS, dir, "retaken")); err != nil {
+		t.Errorf("the holder had not retaken the lock when the install began: %v", err)
+	}
+	// Held a few seconds more into the install, then let go.
+	time.Sleep(4 * time.Second)
+	signal("finish")
 	out, err := r.wait(t)
 	if err != nil {
 		t.Fatalf("the build failed with the dpkg lock taken again: %v", err)
-	}
-	if got := e.tgt.MustRun(t, "cat "+dir+"/retaken 2>/dev/null || echo never"); !strings.Contains(got, "retaken") {
-		t.Fatalf("the holder did not retake the lock: %q", got)
 	}
 	wantAll(t, "the build's output", out,
 		"installing: "+pkg,
@@ -422,7 +429,8 @@ func faultDpkgRelock(t *testing.T, e *faultEnv) {
 
 // relockDpkg starts a transient service that takes dpkg's frontend lock as
 // dpkg does (fcntl), lets it go when /var/tmp/faults-relock/release
-// appears, takes it again when .../retake appears, holds it 8 s and exits.
+// appears, takes it again when .../retake appears, and lets it go for good
+// when .../finish appears.
 const relockDpkg = `systemd-run --unit=faults-dpkg-relock --collect perl -MFcntl -e '
 my $d = "/var/tmp/faults-relock";
 open(my $f, ">>", "/var/lib/dpkg/lock-frontend") or die "open: $!";
@@ -434,7 +442,7 @@ lk(F_UNLCK);
 await("retake");
 lk(F_WRLCK);
 open(my $m, ">", "$d/retaken"); print $m "retaken\n"; close $m;
-sleep 8;
+await("finish");
 lk(F_UNLCK);
 open($m, ">", "$d/done"); print $m "done\n"; close $m;'
 id=$(printf '%02x:%02x:%s' $(stat -c '%Hd %Ld %i' /var/lib/dpkg/lock-frontend))
