@@ -297,7 +297,7 @@ func faultSlowMirror(t *testing.T, e *faultEnv) {
 	wantAll(t, "the build's output", out,
 		`node-primal: node_version "22" is v`+nodeNew+" on "+e.mirrorURL(),
 		"verified against SHASUMS256.txt",
-		"node-primal: [3/3] record what this image holds in /etc/node-primal/manifest.json: done in")
+		"] record what this image holds in /etc/node-primal/manifest.json: done in")
 	archive := nodemirror.ArchivePath(nodeNew)
 	if n := e.mirror.Requests(archive); n != 1 {
 		t.Errorf("the mirror served %s %d times; want once", archive, n)
