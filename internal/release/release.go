@@ -2,7 +2,9 @@
 // from one streamed archive into a fresh release directory, given its
 // secrets and dependencies, then switched into place atomically as
 // ~/app/server. A rerun makes a new release and removes
-// the old ones, so nothing of a previous attempt lingers.
+// the old ones, so nothing of a previous attempt lingers; a step that
+// fails before the switch removes the release it was making, and never
+// the live one.
 package release
 
 import (

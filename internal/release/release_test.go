@@ -181,3 +181,74 @@ func TestMissSkipsTheAppsLifecycleScripts(t *testing.T) {
 		t.Errorf("the dependency is not installed: %v\n%s", err, out)
 	}
 }
+
+// TestFailedStepsLeaveNoHalfRelease runs the unpack (with an archive cut
+// off) and then the dependencies step (whose copy fails) for real, as
+// root: each failure removes the release it was making, so a full disk is
+// not kept full, and the live release is untouched.
+func TestFailedStepsLeaveNoHalfRelease(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the steps install directories for a user with install -o, which needs root; CI runs as root")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	incomingFile = filepath.Join(dir, "run", "incoming-release")
+	t.Cleanup(func() { incomingFile = IncomingFile })
+	l := Layout{User: "root", Group: "root", AppDir: filepath.Join(dir, "app")}
+	live := filepath.Join(l.AppDir, "releases", "live")
+	os.MkdirAll(live, 0o755)
+	os.WriteFile(filepath.Join(live, "app.js"), []byte("// live\n"), 0o644)
+	os.Symlink(live, l.Current())
+	vars := "instance_user=root\ninstance_home=" + dir + "\nnode_bin=/bin/false\n"
+	run := func(s string, stdin io.Reader) (string, error) {
+		cmd := exec.Command("/bin/sh", "-c", golden.Prelude+vars+s)
+		cmd.Stdin = stdin
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	releases := func() []string {
+		names, _ := filepath.Glob(filepath.Join(l.AppDir, "releases", "*"))
+		return names
+	}
+
+	// Not a whole gzip stream: tar fails half-way.
+	out, err := run(Unpack(l, "test", nil, nil).Script, strings.NewReader("\x1f\x8b\x08\x00cut off"))
+	if err == nil {
+		t.Fatalf("the unpack of a cut-off archive succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "removed the unfinished release "+filepath.Join(l.AppDir, "releases")) {
+		t.Errorf("the failed unpack does not say it removed its release:\n%s", out)
+	}
+	if got := releases(); len(got) != 1 || got[0] != live {
+		t.Errorf("releases after a failed unpack = %v; want only %s", got, live)
+	}
+
+	// A release the unpack made, whose dependencies cannot be copied.
+	rel := filepath.Join(l.AppDir, "releases", "new")
+	os.MkdirAll(rel, 0o755)
+	os.MkdirAll(filepath.Dir(l.incoming()), 0o700)
+	os.WriteFile(l.incoming(), []byte(rel+"\n"), 0o644)
+	hit, _, _ := verdicts(t)
+	out, err = run(Dependencies(l, filepath.Join(dir, "no-precache"), hit, true).Script, nil)
+	if err == nil {
+		t.Fatalf("copying from a missing precache succeeded:\n%s", out)
+	}
+	if got := releases(); len(got) != 1 || got[0] != live {
+		t.Errorf("releases after a failed dependencies step = %v; want only %s", got, live)
+	}
+	if _, err := os.Stat(l.incoming()); !os.IsNotExist(err) {
+		t.Errorf("the failed dependencies step left %s", l.incoming())
+	}
+	if got, _ := os.Readlink(l.Current()); got != live {
+		t.Errorf("%s -> %s; want the live release %s", l.Current(), got, live)
+	}
+
+	// The same step never removes the live release, whatever the record says.
+	os.WriteFile(l.incoming(), []byte(live+"\n"), 0o644)
+	if out, err = run(Dependencies(l, filepath.Join(dir, "no-precache"), hit, true).Script, nil); err == nil {
+		t.Fatalf("copying from a missing precache succeeded:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(live, "app.js")); err != nil {
+		t.Errorf("a failed dependencies step removed the live release: %v\n%s", err, out)
+	}
+}

@@ -90,6 +90,26 @@ func (e *StepError) Error() string {
 
 func (e *StepError) Unwrap() error { return e.Err }
 
+// CommandError is a command run by Output that exited non-zero on the
+// machine; its fields are already scrubbed of secrets.
+type CommandError struct {
+	Command string
+	Exit    int
+	Stderr  string
+}
+
+func (e *CommandError) Error() string {
+	return fmt.Sprintf("%q exited %d: %s", e.Command, e.Exit, e.Stderr)
+}
+
+// ErrDisconnected is why a step or command failed when the connection to
+// the machine was lost while it ran: the communicator got no exit status
+// (Packer's SSH communicator reports packersdk.CmdDisconnect), so whether
+// it finished is unknown.
+var ErrDisconnected = errors.New("the connection to the machine was lost while it ran " +
+	"(no exit status came back, so it may have stopped half-way); every step is safe to run again: " +
+	"rerun the build, or set the provisioner's max_retries")
+
 // Run executes every step of p in order and stops at the first failure.
 func (r *Runner) Run(ctx context.Context, p plan.Plan) error {
 	if len(r.Secrets) > 0 {
@@ -137,7 +157,8 @@ func (r *Runner) Run(ctx context.Context, p plan.Plan) error {
 		tail, exit, err := r.runStep(ctx, stage, sudo, p.Prelude, i, s, label)
 		d := now().Sub(start)
 		if err != nil || exit != 0 {
-			return &StepError{Step: s.Name, Exit: exit, Duration: d, Tail: tail, Err: err}
+			// The name may hold a URL with credentials (a mirror's).
+			return &StepError{Step: redact(s.Name, r.Secrets), Exit: exit, Duration: d, Tail: tail, Err: err}
 		}
 		r.UI.Say(fmt.Sprintf("%s: done in %s", label, d.Round(100*time.Millisecond)))
 	}
@@ -172,7 +193,13 @@ func (r *Runner) Summary(title string, lines [][2]string) {
 // and runs the script as root. It returns the tail of the output and the
 // exit status.
 func (r *Runner) runStep(ctx context.Context, stage, sudo, prelude string, i int, s plan.Step, label string) (string, int, error) {
+	path := fmt.Sprintf("%s/step%02d.sh", stage, i+1)
 	var script strings.Builder
+	// The script and the staged files leave the staging directory as soon
+	// as the script has read them: they may hold secrets (the proxies in the
+	// prelude, an env file), and a build whose connection is lost never
+	// gets to remove the directory. sh keeps reading the unlinked script.
+	script.WriteString("rm -f " + shell.Quote(path) + "\n")
 	script.WriteString(prelude)
 	for j, f := range s.Files {
 		staged := fmt.Sprintf("%s/step%02d-file%02d", stage, i+1, j+1)
@@ -182,7 +209,6 @@ func (r *Runner) runStep(ctx context.Context, stage, sudo, prelude string, i int
 		script.WriteString(InstallCommand(staged, f))
 	}
 	script.WriteString(s.Script)
-	path := fmt.Sprintf("%s/step%02d.sh", stage, i+1)
 	if err := r.Comm.Upload(path, strings.NewReader(script.String()), nil); err != nil {
 		return "", 0, fmt.Errorf("upload script: %w", err)
 	}
@@ -203,6 +229,9 @@ func (r *Runner) runStep(ctx context.Context, stage, sudo, prelude string, i int
 	out := redact(tail.String(), r.Secrets)
 	if err != nil {
 		return out, 0, err
+	}
+	if code := cmd.ExitStatus(); code == packersdk.CmdDisconnect {
+		return out, code, ErrDisconnected
 	}
 	return out, cmd.ExitStatus(), nil
 }
@@ -235,7 +264,7 @@ func (r *Runner) heartbeat(label string) (stop func()) {
 // InstallCommand is the shell line that moves a staged upload into place:
 // installed next to the destination with its final mode and owner, then
 // renamed over it, so a reader never sees a half-written or world-readable
-// file and a rerun simply replaces it.
+// file and a rerun simply replaces it. The staged copy is removed at once.
 func InstallCommand(staged string, f plan.File) string {
 	owner := f.Owner
 	if owner == "" {
@@ -246,9 +275,9 @@ func InstallCommand(staged string, f plan.File) string {
 		group = `"$(id -gn ` + shell.Quote(owner) + `)"`
 	}
 	tmp := f.Path + ".packer-node-tmp"
-	return fmt.Sprintf("mkdir -p %s\ninstall -m %04o -o %s -g %s %s %s\nmv -f %s %s\n",
+	return fmt.Sprintf("mkdir -p %s\ninstall -m %04o -o %s -g %s %s %s\nrm -f %s\nmv -f %s %s\n",
 		shell.Quote(parentDir(f.Path)), f.Mode.Perm(), shell.Quote(owner), group,
-		shell.Quote(staged), shell.Quote(tmp), shell.Quote(tmp), shell.Quote(f.Path))
+		shell.Quote(staged), shell.Quote(tmp), shell.Quote(staged), shell.Quote(tmp), shell.Quote(f.Path))
 }
 
 func parentDir(p string) string {
@@ -319,8 +348,11 @@ func (r *Runner) output(ctx context.Context, sudo, command string) (string, erro
 	case <-ctx.Done():
 		return "", errors.New(redact(fmt.Sprintf("%q: %v", command, ctx.Err()), r.Secrets))
 	}
+	if code == packersdk.CmdDisconnect {
+		return "", fmt.Errorf("%s: %w", redact(fmt.Sprintf("%q", command), r.Secrets), ErrDisconnected)
+	}
 	if code != 0 {
-		return "", errors.New(redact(fmt.Sprintf("%q exited %d: %s", command, code, strings.TrimSpace(stderr.String())), r.Secrets))
+		return "", &CommandError{Command: redact(command, r.Secrets), Exit: code, Stderr: redact(strings.TrimSpace(stderr.String()), r.Secrets)}
 	}
 	return stdout.String(), nil
 }

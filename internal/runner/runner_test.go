@@ -437,3 +437,88 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// droppingComm is a communicator whose connection drops while a step runs
+// (or a fact command that says "drop me"): like Packer's SSH communicator
+// then, it reports no exit status but packersdk.CmdDisconnect. Other
+// commands (staging, sudo) run locally.
+type droppingComm struct{ localComm }
+
+func (c *droppingComm) Start(ctx context.Context, rc *packersdk.RemoteCmd) error {
+	if strings.HasSuffix(rc.Command, "/bin/sh -s") && !strings.Contains(c.lastScript(rc), "drop me") {
+		return c.localComm.Start(ctx, rc)
+	}
+	go rc.SetExited(packersdk.CmdDisconnect)
+	return nil
+}
+
+// lastScript reads a "/bin/sh -s" command's script and gives it back to it.
+func (c *droppingComm) lastScript(rc *packersdk.RemoteCmd) string {
+	b, _ := io.ReadAll(rc.Stdin)
+	rc.Stdin = bytes.NewReader(b)
+	return string(b)
+}
+
+// TestRunSaysWhenTheConnectionDrops: a step cut off by a lost connection
+// fails naming the step and saying what happened, not with the
+// communicator's sentinel exit status; a fact command likewise.
+func TestRunSaysWhenTheConnectionDrops(t *testing.T) {
+	needRoot(t)
+	p := plan.Plan{Prelude: testPrelude, Steps: []plan.Step{{Name: "long step", Script: "sleep 1\n"}}}
+	r := &Runner{UI: packersdk.TestUi(t), Comm: &droppingComm{}, Name: "test"}
+	err := r.Run(context.Background(), p)
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "long step" || !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("Run = %v; want a StepError for \"long step\" wrapping ErrDisconnected", err)
+	}
+	for _, w := range []string{`step "long step" failed`, "the connection to the machine was lost", "max_retries"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
+	}
+	if strings.Contains(err.Error(), "2300218") {
+		t.Errorf("the error shows the communicator's sentinel exit status: %v", err)
+	}
+	_, err = r.Output(context.Background(), "echo drop me")
+	if !errors.Is(err, ErrDisconnected) || strings.Contains(err.Error(), "2300218") {
+		t.Errorf("Output = %v; want ErrDisconnected", err)
+	}
+}
+
+// TestStepErrorRedactsTheStepName: a step's name may carry a URL with
+// credentials (a mirror's); the error names the step without them.
+func TestStepErrorRedactsTheStepName(t *testing.T) {
+	needRoot(t)
+	p := plan.Plan{Prelude: testPrelude, Steps: []plan.Step{{Name: "download from http://bob:pa55word@mirror.test/dist", Script: "exit 1\n"}}}
+	r := &Runner{UI: packersdk.TestUi(t), Comm: &localComm{}, Name: "test", Secrets: []string{"pa55word"}}
+	err := r.Run(context.Background(), p)
+	if err == nil || strings.Contains(err.Error(), "pa55word") || !strings.Contains(err.Error(), `step "download from http://bob:<sensitive>@mirror.test/dist" failed`) {
+		t.Errorf("Run = %v; want the step named with its credentials redacted", err)
+	}
+}
+
+// TestStagedFilesGoOnceRead: while a step runs, its script and its staged
+// uploads (which may hold secrets) are already gone from the staging
+// directory, so a build whose connection is lost mid-step, and which never
+// gets to remove the directory, leaves none of them behind.
+func TestStagedFilesGoOnceRead(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	p := plan.Plan{Prelude: testPrelude, Steps: []plan.Step{{
+		Name:   "secret step",
+		Files:  []plan.File{{Path: filepath.Join(dir, "env.json"), Mode: 0o600, Content: []byte(`{"k":"s3cret"}`), Sensitive: true}},
+		Script: `echo "staged now: $(ls -A "${0%/*}" | wc -l)"` + "\n",
+	}}}
+	var buf bytes.Buffer
+	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &buf, ErrorWriter: &buf}
+	r := &Runner{UI: ui, Comm: &localComm{}, Name: "test"}
+	if err := r.Run(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "staged now: 0") {
+		t.Errorf("the staging directory still held files while the step ran:\n%s", buf.String())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "env.json")); string(b) != `{"k":"s3cret"}` {
+		t.Errorf("the file was not installed: %q", b)
+	}
+}

@@ -9,6 +9,7 @@ package primal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -26,6 +27,7 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/runner"
+	"github.com/nodebake/packer-plugin-node/internal/validate"
 )
 
 // DefaultPackages are the original recipe's essentials: git for git
@@ -187,7 +189,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		if node, err = resolveNode(ctx, r, c.NodeMirror, c.NodeVersion, platform); err != nil {
 			return err
 		}
-		ui.Say(fmt.Sprintf("node-primal: node_version %q is v%s on %s (sha256 %s)", c.NodeVersion, node.Version, c.NodeMirror, node.SHA256))
+		ui.Say(fmt.Sprintf("node-primal: node_version %q is v%s on %s (sha256 %s)", c.NodeVersion, node.Version, validate.Redacted(c.NodeMirror), node.SHA256))
 	}
 	np, err := c.NodePlan(f, node)
 	if err != nil {
@@ -246,7 +248,16 @@ func resolveNode(ctx context.Context, r *runner.Runner, mirror, spec, platform s
 	fetch := func(u string) ([]byte, error) {
 		out, err := r.Output(ctx, nodejs.Fetch(u, "", 120))
 		if err != nil {
-			return nil, fmt.Errorf("node_mirror: cannot read %s from the machine: %w", u, err)
+			// The URL may carry the mirror's credentials: never shown.
+			shown := validate.Redacted(u)
+			var ce *runner.CommandError
+			switch {
+			case ctx.Err() != nil:
+				return nil, fmt.Errorf("node_mirror: no answer from %s before the build was stopped (by the provisioner's timeout or an interrupt): %w", shown, ctx.Err())
+			case errors.As(err, &ce):
+				return nil, fmt.Errorf("node_mirror: cannot read %s from the machine: curl exited %d: %s", shown, ce.Exit, ce.Stderr)
+			}
+			return nil, fmt.Errorf("node_mirror: cannot read %s from the machine: %w", shown, err)
 		}
 		return []byte(out), nil
 	}

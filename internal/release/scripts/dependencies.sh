@@ -1,4 +1,7 @@
 rel=$(cat {{q .Incoming}})
+# A failed install (a registry down, a full disk) leaves no half release
+# behind; the live release is never touched.
+trap 'rc=$?; if [ "$rc" -ne 0 ] && [ -n "$rel" ] && [ "$(readlink -f {{q .Current}})" != "$rel" ]; then rm -rf "$rel"; rm -f {{q .Incoming}}; echo "removed the unfinished release $rel" >&2; fi' EXIT
 {{- if .Hit}}
 echo "reusing "{{q .Precache}}"/node_modules: no registry request"
 rm -rf "$rel/node_modules"

@@ -8,6 +8,9 @@ fi
 app={{q .AppDir}}
 install -d -o {{q .User}} -g {{q .Group}} -m 0755 "$app" "$app/releases"
 rel=$(mktemp -d "$app/releases/$(date -u +%Y%m%dT%H%M%SZ).XXXXXX")
+# A failed unpack (a full disk, a stream cut off) leaves no half release
+# behind to keep the disk full; the live release is never touched.
+trap 'rc=$?; if [ "$rc" -ne 0 ]; then rm -rf "$rel"; echo "removed the unfinished release $rel" >&2; fi' EXIT
 chown {{q .User}}:{{q .Group}} "$rel"
 chmod 0755 "$rel"
 # The archive arrives on stdin, streamed; the user unpacks it, so it owns every file.
