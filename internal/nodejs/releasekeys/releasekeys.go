@@ -104,14 +104,17 @@ func Keyring(keys []Key) []byte {
 	return b.Bytes()
 }
 
-// Describe lists keys one a line, for plan renders and logs.
+// Describe says what Keyring(keys) holds, a key a line, for plan renders.
 func Describe(keys []Key) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "<binary OpenPGP keyring, %d keys:", len(keys))
+	plural := "s"
+	if len(keys) == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(&b, "binary OpenPGP keyring of %d key%s, %d bytes:", len(keys), plural, len(Keyring(keys)))
 	for _, k := range keys {
 		b.WriteString("\n  " + k.String())
 	}
-	b.WriteString(">")
 	return b.String()
 }
 
