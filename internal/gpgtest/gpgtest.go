@@ -22,6 +22,9 @@ type Key struct {
 	Home        string // GNUPGHOME
 	Fingerprint string // 40 upper-case hex digits
 	PublicKey   string // path of the armored public key (gpg --export --armor)
+	// fakedTime, when set, is the time gpg believes it is (an expired key's
+	// signatures are made while it was valid).
+	fakedTime string
 }
 
 // KeyID is the long key ID, as gpgv names keys.
@@ -38,8 +41,27 @@ func Available() string {
 }
 
 // New makes an ed25519 signing key for uid in dir/gnupg, and writes its
-// armored public key to dir/UID-SAFE.asc.
-func New(dir, uid string) (*Key, error) {
+// armored public key to dir/KEYID.asc.
+func New(dir, uid string) (*Key, error) { return newKey(dir, uid, "", "never") }
+
+// NewExpiredT is NewT for a key made on 2020-01-01 that expired a year
+// later, signing as of 2020-06-01: a retired releaser's key, whose
+// signatures of old releases still verify.
+func NewExpiredT(t testing.TB, uid string) *Key {
+	t.Helper()
+	if why := Available(); why != "" {
+		t.Skip("cannot make OpenPGP test keys: " + why)
+	}
+	k, err := newKey(t.TempDir(), uid, "20200101T000000", "1y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.fakedTime = "20200601T000000"
+	t.Cleanup(k.Close)
+	return k
+}
+
+func newKey(dir, uid, fakedTime, expire string) (*Key, error) {
 	if why := Available(); why != "" {
 		return nil, fmt.Errorf("gpgtest: %s", why)
 	}
@@ -47,8 +69,8 @@ func New(dir, uid string) (*Key, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
 	}
-	k := &Key{Home: home}
-	if _, err := k.gpg(nil, "--quick-gen-key", uid, "ed25519", "sign", "never"); err != nil {
+	k := &Key{Home: home, fakedTime: fakedTime}
+	if _, err := k.gpg(nil, "--quick-gen-key", uid, "ed25519", "sign", expire); err != nil {
 		k.Close()
 		return nil, err
 	}
@@ -115,8 +137,12 @@ func (k *Key) Close() {
 func (k *Key) gpg(stdin []byte, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	full := append([]string{"--homedir", k.Home, "--batch", "--no-tty", "--quiet",
-		"--pinentry-mode", "loopback", "--passphrase", ""}, args...)
+	full := []string{"--homedir", k.Home, "--batch", "--no-tty", "--quiet",
+		"--pinentry-mode", "loopback", "--passphrase", ""}
+	if k.fakedTime != "" {
+		full = append(full, "--faked-system-time", k.fakedTime)
+	}
+	full = append(full, args...)
 	c := exec.CommandContext(ctx, "gpg", full...)
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr

@@ -19,6 +19,7 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/gpgtest"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs/releasekeys"
 	"github.com/nodebake/packer-plugin-node/internal/runner"
+	"github.com/nodebake/packer-plugin-node/internal/shell"
 )
 
 // testVersion is a release no host has unpacked in /usr/local/lib/nodejs,
@@ -105,7 +106,7 @@ func runTarballStep(t *testing.T, files map[string][]byte, keys ...*gpgtest.Key)
 	if err := os.WriteFile(keyring, s.Files[0].Content, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	script := strings.ReplaceAll(s.Script, KeyringPath, keyring)
+	script := strings.ReplaceAll(s.Script, KeyringPath, shell.Quote(keyring))
 	cut := strings.Index(script, "  rm -rf /usr/local/lib/nodejs/")
 	if cut < 0 {
 		t.Fatal("the script has no unpacking to stop at")
@@ -142,6 +143,7 @@ func signed(t *testing.T, k *gpgtest.Key, text string) []byte {
 func TestTarballSignature(t *testing.T) {
 	key := gpgtest.NewT(t, "Test Releaser <releaser@example.test>")
 	stranger := gpgtest.NewT(t, "Stranger <stranger@example.test>")
+	retired := gpgtest.NewExpiredT(t, "Retired Releaser <retired@example.test>")
 	archive, sums := release()
 	file := fmt.Sprintf("node-v%s-linux-x64.tar.xz", testVersion)
 	good := signed(t, key, sums)
@@ -171,6 +173,11 @@ func TestTarballSignature(t *testing.T) {
 			"SHASUMS256.txt.asc": signed(t, key, wrongSums), "SHASUMS256.txt": []byte(sums), file: archive,
 		}, false, []string{
 			"checksum mismatch for ", "expected (SHASUMS256.txt signed by " + key.Fingerprint + "): " + strings.Repeat("e", 64),
+		}, true},
+		{"signed in 2020 by a key expired since (a retired releaser's)", map[string][]byte{
+			"SHASUMS256.txt.asc": signed(t, retired, sums), file: archive,
+		}, true, []string{
+			"SHASUMS256.txt.asc: good signature by " + retired.Fingerprint + " (Retired Releaser <retired@example.test>)", "REACHED UNPACK",
 		}, true},
 		{"tampered SHASUMS256.txt.asc", map[string][]byte{
 			"SHASUMS256.txt.asc": bytes.Replace(good, []byte("darwin-arm64"), []byte("darwin-arm65"), 1), file: archive,
@@ -210,7 +217,7 @@ func TestTarballSignature(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out, err, m := runTarballStep(t, c.files, key)
+			out, err, m := runTarballStep(t, c.files, key, retired)
 			if c.ok != (err == nil) {
 				t.Errorf("step error = %v; want success %v\n%s", err, c.ok, out)
 			}
