@@ -27,7 +27,10 @@ t_create=$((SECONDS - t0))
 say "building and serving a Node.js $NODE_VERSION mirror on $SANDBOX_HOST_IP"
 go build -o .tools/bin/nodemirror ./test/nodemirror/cmd/nodemirror
 mkdir -p .tools/run
-.tools/bin/nodemirror -listen "$SANDBOX_HOST_IP:0" "$NODE_VERSION" > .tools/run/mirror.url 2> .tools/run/mirror.log &
+# It signs SHASUMS256.txt with a key of its own, as a mirror that re-signs
+# releases would: node-primal trusts that key through node_release_keys.
+rm -f .tools/run/mirror.url .tools/run/mirror-key.asc
+.tools/bin/nodemirror -listen "$SANDBOX_HOST_IP:0" -key .tools/run/mirror-key.asc "$NODE_VERSION" > .tools/run/mirror.url 2> .tools/run/mirror.log &
 mirror_pid=$!
 for _ in $(seq 600); do [ -s .tools/run/mirror.url ] && break; kill -0 "$mirror_pid" || { cat .tools/run/mirror.log; exit 1; }; sleep 0.5; done
 mirror=$(cat .tools/run/mirror.url)
@@ -41,6 +44,7 @@ t1=$SECONDS
   -var "ssh_private_key_file=$SANDBOX_SSH_KEY" \
   -var "https_proxy=$SANDBOX_PROXY" -var "no_proxy=$SANDBOX_HOST_IP" \
   -var "node_mirror=$mirror" -var "node_version=$NODE_VERSION" \
+  -var "node_release_keys=[\"$PWD/.tools/run/mirror-key.asc\"]" \
   -var "ca_certificates=[$cas]" example/sandbox/primal.pkr.hcl
 t_build=$((SECONDS - t1))
 

@@ -85,7 +85,8 @@ phase_done "base image"
 
 say "2/5 Node.js $NODE_VERSION mirror on 127.0.0.1 (the guest's 10.0.2.2)"
 go build -o .tools/bin/nodemirror ./test/nodemirror/cmd/nodemirror
-.tools/bin/nodemirror -listen 127.0.0.1:0 "$NODE_VERSION" >"$log/mirror.url" 2>"$log/mirror.log" &
+# SHASUMS256.txt signed with a key of its own, trusted through node_release_keys.
+.tools/bin/nodemirror -listen 127.0.0.1:0 -key "$log/mirror-key.asc" "$NODE_VERSION" >"$log/mirror.url" 2>"$log/mirror.log" &
 mirror_pid=$!
 for _ in $(seq 1200); do
   [ -s "$log/mirror.url" ] && break
@@ -109,6 +110,7 @@ say "3/5 packer build example/local/primal.pkr.hcl (qemu $accel, node-primal) ->
   -var "output_directory=$DEMO_DIR/primal" -var "accelerator=$accel" \
   -var "serial_log=$log/primal-build-serial.log" \
   -var "node_version=$NODE_VERSION" -var "node_mirror=$guest_mirror" \
+  -var "node_release_keys=[\"$log/mirror-key.asc\"]" \
   -var "ca_certificates=[$cas]" -var "package_json=$PWD/example/app/package.json" \
   example/local/primal.pkr.hcl || die "primal build (VM console: $log/primal-build-serial.log)"
 phase_done "primal image (packer build)"

@@ -66,6 +66,12 @@ variable "node_mirror" {
   description = "Node.js mirror in nodejs.org's dist layout; null: the provisioner's default. From the guest, the host's loopback is 10.0.2.2."
 }
 
+variable "node_release_keys" {
+  type        = list(string)
+  default     = []
+  description = "Armored public keys (local files) trusted to sign SHASUMS256.txt besides the Node.js release keys: the key of a mirror that re-signs, like the tests' mirror."
+}
+
 variable "ca_certificates" {
   type        = list(string)
   default     = []
@@ -140,6 +146,7 @@ build {
     dpkg_lock_timeout = "5m"
     node_version      = var.node_version
     node_mirror       = var.node_mirror
+    node_release_keys = var.node_release_keys
     ca_certificates   = var.ca_certificates
     package_json      = var.package_json
     npm_registry      = var.npm_registry

@@ -55,6 +55,12 @@ variable "no_proxy" {
   default = ""
 }
 
+variable "node_release_keys" {
+  type        = list(string)
+  default     = []
+  description = "Armored public keys (local files) trusted to sign SHASUMS256.txt besides the Node.js release keys: the key of a mirror that re-signs, like the tests' mirror."
+}
+
 variable "ca_certificates" {
   type    = list(string)
   default = []
@@ -88,6 +94,7 @@ build {
     node_installer    = var.node_installer
     node_version      = var.node_installer == "distro" ? "" : var.node_version
     node_mirror       = var.node_mirror
+    node_release_keys = var.node_release_keys
     firewall_backend  = var.firewall_backend
     http_proxy        = var.https_proxy
     https_proxy       = var.https_proxy

@@ -4,7 +4,8 @@
 // sourcing (a per-user nvm must be sourced in every script):
 //
 //   - tarball: the official binary release from a mirror in nodejs.org's
-//     dist layout, verified against the mirror's SHASUMS256.txt;
+//     dist layout, verified against the mirror's SHASUMS256.txt once gpgv
+//     has verified that file's signature by a Node.js release key;
 //   - nvm: installed system-wide;
 //   - distro: Debian's nodejs and npm packages.
 package nodejs
@@ -15,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/nodebake/packer-plugin-node/internal/nodejs/releasekeys"
 	"github.com/nodebake/packer-plugin-node/internal/plan"
 	"github.com/nodebake/packer-plugin-node/internal/shell"
 )
@@ -65,12 +67,22 @@ func Platform(machine string) (string, error) {
 	return "", fmt.Errorf("no Node.js binary release for machine type %q", machine)
 }
 
+// KeyringPath is where the keyring SHASUMS256.txt's signature is verified
+// with is installed on the image.
+const KeyringPath = "/etc/node-primal/nodejs-release-keys.gpg"
+
 // Tarball describes one verified release archive on a mirror.
 type Tarball struct {
 	Mirror   string // base URL of the dist layout, no trailing slash
 	Version  string // exact, without "v"
 	Platform string // linux-x64
-	SHA256   string // from the mirror's SHASUMS256.txt
+	// Keys are the keys SHASUMS256.txt must be signed by: the step takes
+	// the archive's SHA-256 from the text gpgv verified with them, and
+	// nothing else. None: no signature check, and SHA256 is the sum.
+	Keys []releasekeys.Key
+	// SHA256 is the archive's sum from the mirror's unsigned
+	// SHASUMS256.txt, for a release checked without its signature.
+	SHA256 string
 }
 
 // File is the archive's name in the dist layout.
@@ -78,6 +90,10 @@ func (t Tarball) File() string { return fmt.Sprintf("node-v%s-%s.tar.xz", t.Vers
 
 // URL is where the archive is downloaded from.
 func (t Tarball) URL() string { return fmt.Sprintf("%s/v%s/%s", t.Mirror, t.Version, t.File()) }
+
+// SumsURL is the release's SHASUMS256.txt; its signature is at
+// SumsURL()+".asc" (clearsigned) and +".sig" (detached).
+func (t Tarball) SumsURL() string { return fmt.Sprintf("%s/v%s/SHASUMS256.txt", t.Mirror, t.Version) }
 
 // Fetch is the shell command that downloads url to out (stdout when out is
 // ""). Every wait is bounded: the connection (20 s), a stalled transfer
@@ -100,15 +116,37 @@ func Fetch(url, out string, maxSeconds int) string {
 // InstallTarball downloads, verifies and unpacks the release under
 // InstallRoot and links its commands into /usr/local/bin. A release that is
 // already unpacked is not downloaded again.
+//
+// With t.Keys, the archive's SHA-256 comes only from SHASUMS256.txt as
+// signed by one of them: the clearsigned SHASUMS256.txt.asc, or else
+// SHASUMS256.txt with its detached .sig, checked by gpgv (Priority:
+// required on Debian and Ubuntu, apt's own verifier) against a keyring of
+// t.Keys installed at KeyringPath. A mirror that serves no signature, a
+// signature that does not match, or one by a key not in the keyring fails
+// the step, naming the file and the key.
 func InstallTarball(t Tarball) plan.Step {
-	return plan.Step{
+	verify := len(t.Keys) > 0
+	s := plan.Step{
 		Name: fmt.Sprintf("install Node.js v%s (%s, from %s)", t.Version, t.Platform, t.Mirror),
 		Script: shell.MustRender(scripts, "scripts/tarball.sh", struct {
 			Tarball
-			Dir, URL, Root, BinDir, Fetch string
-		}{t, fmt.Sprintf("%s/node-v%s-%s", InstallRoot, t.Version, t.Platform), t.URL(), InstallRoot, BinDir,
-			Fetch(t.URL(), `"$tmp/node.tar.xz"`, 0)}),
+			Verify                                 bool
+			Dir, URL, Root, BinDir, Fetch, Keyring string
+			SumsURL, FetchAsc, FetchSig, FetchSums string
+		}{t, verify, fmt.Sprintf("%s/node-v%s-%s", InstallRoot, t.Version, t.Platform), t.URL(), InstallRoot, BinDir,
+			Fetch(t.URL(), `"$tmp/node.tar.xz"`, 0), KeyringPath,
+			t.SumsURL(),
+			Fetch(t.SumsURL()+".asc", `"$tmp/SHASUMS256.txt.asc"`, 120),
+			Fetch(t.SumsURL()+".sig", `"$tmp/SHASUMS256.txt.sig"`, 120),
+			Fetch(t.SumsURL(), `"$tmp/SHASUMS256.txt"`, 120)}),
 	}
+	if verify {
+		s.Files = []plan.File{{
+			Path: KeyringPath, Mode: 0o644,
+			Content: releasekeys.Keyring(t.Keys), Summary: releasekeys.Describe(t.Keys),
+		}}
+	}
+	return s
 }
 
 // InstallNvm installs nvm system-wide in NvmDir from installURL, then the

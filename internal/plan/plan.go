@@ -25,6 +25,9 @@ type File struct {
 	Content []byte
 	// Sensitive content is never rendered nor printed.
 	Sensitive bool
+	// Summary, when set, is rendered in place of the content: for binary
+	// content such as a keyring.
+	Summary string
 }
 
 // Step is one named unit of work. Files are installed first, then Script
@@ -89,6 +92,8 @@ func (s Step) render(n int) string {
 		fmt.Fprintf(&b, "--- file %s (mode %04o, owner %s)\n", f.Path, f.Mode.Perm(), owner)
 		if f.Sensitive {
 			fmt.Fprintf(&b, "<sensitive: %d bytes not shown>\n", len(f.Content))
+		} else if f.Summary != "" {
+			fmt.Fprintf(&b, "<%s\n>\n", f.Summary)
 		} else {
 			b.Write(f.Content)
 			if len(f.Content) > 0 && f.Content[len(f.Content)-1] != '\n' {

@@ -13,6 +13,7 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/core"
 	"github.com/nodebake/packer-plugin-node/internal/firewall"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
+	"github.com/nodebake/packer-plugin-node/internal/nodejs/releasekeys"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/sysctl"
 	"github.com/nodebake/packer-plugin-node/internal/validate"
@@ -48,6 +49,10 @@ func (c *Config) SetDefaults() {
 	if c.NvmVersion == "" {
 		c.NvmVersion = defaultNvmVersion
 	}
+	if c.VerifyNodeSignature == nil {
+		v := true
+		c.VerifyNodeSignature = &v
+	}
 	if c.IPForward == nil {
 		f := false
 		c.IPForward = &f
@@ -62,7 +67,7 @@ func (c *Config) SetDefaults() {
 // `packer validate`. Without a lockfile setting, it looks for one next to
 // package.json.
 func (c *Config) Load(add core.AddFunc) {
-	c.packageJSON, c.lockfile, c.caCerts = nil, nil, nil
+	c.packageJSON, c.lockfile, c.caCerts, c.releaseKeys = nil, nil, nil, nil
 	if c.PackageJSON != "" {
 		c.packageJSON = core.ReadJSONObject(add, "package_json", c.PackageJSON)
 		if c.Lockfile == "" {
@@ -89,6 +94,42 @@ func (c *Config) Load(add core.AddFunc) {
 			c.caCerts = append(c.caCerts, cacerts.Cert{Name: fmt.Sprintf("ca-%02d.crt", i+1), Content: b})
 		}
 	}
+	for i, f := range c.NodeReleaseKeys {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			add(fmt.Sprintf("node_release_keys[%d]", i), "%v", err)
+			continue
+		}
+		keys, err := releasekeys.Parse(b)
+		if err != nil {
+			add(fmt.Sprintf("node_release_keys[%d]", i), "%s: %v", f, err)
+			continue
+		}
+		c.releaseKeys = append(c.releaseKeys, keys...)
+	}
+}
+
+// TrustedKeys are the keys SHASUMS256.txt must be signed by: the Node.js
+// release keys (unless node_release_keys_only) and node_release_keys; none
+// when the tarball installer does not verify signatures.
+func (c *Config) TrustedKeys() []releasekeys.Key {
+	if c.NodeInstaller != "tarball" || !*c.VerifyNodeSignature {
+		return nil
+	}
+	if c.NodeReleaseKeysOnly {
+		return releasekeys.Merge(nil, c.releaseKeys)
+	}
+	return releasekeys.Merge(releasekeys.NodeJS(), c.releaseKeys)
+}
+
+// SignatureWarning is what every build says when the tarball installer
+// trusts the mirror's checksums without their signature ("" otherwise).
+func (c *Config) SignatureWarning() string {
+	if c.NodeInstaller != "tarball" || *c.VerifyNodeSignature {
+		return ""
+	}
+	return "node-primal: WARNING: verify_node_signature = false: the Node.js archive is checked only against the mirror's unsigned SHASUMS256.txt, so a compromised or spoofed mirror (" +
+		c.NodeMirror + ") can serve any binary"
 }
 
 // Validate checks every field, reporting each problem through add with the
@@ -133,6 +174,21 @@ func (c *Config) Validate(add core.AddFunc) {
 	}
 	if err := nodejs.ValidNvmVersion(c.NvmVersion); err != nil {
 		add("nvm_version", "%v", err)
+	}
+	if c.NodeInstaller != "tarball" {
+		if len(c.NodeReleaseKeys) > 0 {
+			add("node_release_keys", "applies only to node_installer = \"tarball\"")
+		}
+		if c.NodeReleaseKeysOnly {
+			add("node_release_keys_only", "applies only to node_installer = \"tarball\"")
+		}
+	} else {
+		if !*c.VerifyNodeSignature && len(c.NodeReleaseKeys) > 0 {
+			add("node_release_keys", "has no use with verify_node_signature = false")
+		}
+		if c.NodeReleaseKeysOnly && len(c.NodeReleaseKeys) == 0 {
+			add("node_release_keys_only", "needs node_release_keys: it would trust no key")
+		}
 	}
 
 	// The redirect

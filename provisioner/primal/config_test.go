@@ -1,9 +1,14 @@
 package primal
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nodebake/packer-plugin-node/internal/gpgtest"
 )
 
 func TestPrepareDefaults(t *testing.T) {
@@ -116,6 +121,16 @@ func TestPrepareValidation(t *testing.T) {
 			[]string{"https_proxy:"}},
 		{"no_proxy injection", map[string]interface{}{"no_proxy": "a;b"},
 			[]string{"no_proxy:"}},
+		{"release key missing", map[string]interface{}{"node_release_keys": []string{"testdata/mirror-key.asc", "testdata/nope.asc"}},
+			[]string{"node_release_keys[1]: open testdata/nope.asc: no such file"}},
+		{"release key not a key", map[string]interface{}{"node_release_keys": []string{"testdata/ca.pem"}},
+			[]string{"node_release_keys[0]: testdata/ca.pem: not OpenPGP data"}},
+		{"release keys with nvm", map[string]interface{}{"node_installer": "nvm", "node_release_keys": []string{"testdata/mirror-key.asc"}, "node_release_keys_only": true},
+			[]string{`node_release_keys: applies only to node_installer = "tarball"`, `node_release_keys_only: applies only to node_installer = "tarball"`}},
+		{"release keys unused", map[string]interface{}{"verify_node_signature": false, "node_release_keys": []string{"testdata/mirror-key.asc"}},
+			[]string{"node_release_keys: has no use with verify_node_signature = false"}},
+		{"only no keys", map[string]interface{}{"node_release_keys_only": true},
+			[]string{"node_release_keys_only: needs node_release_keys"}},
 		{"CA not PEM", map[string]interface{}{"ca_certificates": []string{"testdata/app/package.json"}},
 			[]string{"ca_certificates[0]: testdata/app/package.json is not a PEM certificate"}},
 		{"every error at once", map[string]interface{}{
@@ -151,5 +166,69 @@ func TestPrepareRejectsUnknownField(t *testing.T) {
 	err := p.Prepare(map[string]interface{}{"instance_usr": "admin"})
 	if err == nil || !strings.Contains(err.Error(), "instance_usr") {
 		t.Fatalf("want an error naming the unknown key instance_usr, got %v", err)
+	}
+}
+
+const mirrorKey = "0F63827A818253BB551BB35F70ADCDA8EB47C401" // testdata/mirror-key.asc
+
+// TestTrustedKeys: by default the shipped Node.js release keys, with
+// node_release_keys added or, with node_release_keys_only, alone; none
+// when signatures are not verified, which every build then warns about.
+func TestTrustedKeys(t *testing.T) {
+	fprs := func(c *Config) string {
+		var s []string
+		for _, k := range c.TrustedKeys() {
+			s = append(s, k.Fingerprint)
+		}
+		return strings.Join(s, " ")
+	}
+	c := prepare(t, map[string]interface{}{})
+	if !*c.VerifyNodeSignature || len(c.TrustedKeys()) != 29 || !strings.Contains(fprs(c), "8FCCA13FEF1D0C2E91008E09770F7A9A5AE15600") {
+		t.Errorf("default: verify %v, keys %s; want the 29 Node.js release keys", *c.VerifyNodeSignature, fprs(c))
+	}
+	if w := c.SignatureWarning(); w != "" {
+		t.Errorf("a verifying build warns: %q", w)
+	}
+	c = prepare(t, map[string]interface{}{"node_release_keys": []string{"testdata/mirror-key.asc"}})
+	if got := fprs(c); len(c.TrustedKeys()) != 30 || !strings.HasSuffix(got, mirrorKey) {
+		t.Errorf("with node_release_keys: %s; want the release keys and %s", got, mirrorKey)
+	}
+	c = prepare(t, map[string]interface{}{"node_release_keys": []string{"testdata/mirror-key.asc"}, "node_release_keys_only": true})
+	if got := fprs(c); got != mirrorKey {
+		t.Errorf("with node_release_keys_only: %s; want %s alone", got, mirrorKey)
+	}
+	c = prepare(t, map[string]interface{}{"verify_node_signature": false, "node_mirror": "https://mirror.example.test/dist"})
+	if len(c.TrustedKeys()) != 0 {
+		t.Errorf("verify_node_signature = false still trusts %s", fprs(c))
+	}
+	if w := c.SignatureWarning(); !strings.Contains(w, "WARNING: verify_node_signature = false") || !strings.Contains(w, "https://mirror.example.test/dist") {
+		t.Errorf("verify_node_signature = false: warning %q", w)
+	}
+	if c := prepare(t, map[string]interface{}{"node_installer": "distro"}); len(c.TrustedKeys()) != 0 || c.SignatureWarning() != "" {
+		t.Error("the distro installer has release keys or a signature warning")
+	}
+}
+
+// TestReleaseKeySecretRefused: a secret key given as a release key fails
+// Prepare naming the field, and the error does not show the key.
+func TestReleaseKeySecretRefused(t *testing.T) {
+	k := gpgtest.NewT(t, "Secret <secret@example.test>")
+	out, err := exec.Command("gpg", "--homedir", k.Home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
+		"--armor", "--export-secret-keys", k.Fingerprint).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "secret.asc")
+	if err := os.WriteFile(f, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var p Provisioner
+	err = p.Prepare(map[string]interface{}{"node_release_keys": []string{f}})
+	if err == nil || !strings.Contains(err.Error(), "node_release_keys[0]: "+f+": is a private key: give the public key") {
+		t.Fatalf("Prepare with a secret key = %v", err)
+	}
+	body := strings.Split(string(out), "\n")[3]
+	if strings.Contains(err.Error(), body) {
+		t.Error("the error shows the secret key")
 	}
 }

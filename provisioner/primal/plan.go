@@ -58,7 +58,13 @@ func (c *Config) SystemPlan(f core.Facts) (plan.Plan, error) {
 		firewall.Redirect(backend, c.PublicPort, c.NginxPort),
 	)
 	switch c.NodeInstaller {
-	case "tarball", "nvm":
+	case "tarball":
+		prereq := []string{"curl", "ca-certificates", "xz-utils"}
+		if *c.VerifyNodeSignature {
+			prereq = append(prereq, "gpgv") // Priority: required: there already, unless removed
+		}
+		p.Add(apt.Install("install Node.js installer prerequisites", prereq))
+	case "nvm":
 		p.Add(apt.Install("install Node.js installer prerequisites", []string{"curl", "ca-certificates", "xz-utils"}))
 	}
 	return p, nil
@@ -70,7 +76,7 @@ func (c *Config) NodePlan(f core.Facts, node nodejs.Tarball) (plan.Plan, error) 
 	p := c.newPlan(f)
 	switch c.NodeInstaller {
 	case "tarball":
-		if node.Version == "" || node.SHA256 == "" {
+		if node.Version == "" || (node.SHA256 == "" && len(node.Keys) == 0) {
 			return p, fmt.Errorf("node_version: the release was not resolved")
 		}
 		p.Add(nodejs.InstallTarball(node))

@@ -26,10 +26,21 @@ var ubuntuFacts = core.Facts{
 	Distro: core.Distro{ID: "ubuntu", Version: "24.04", Codename: "noble", Name: "Ubuntu 24.04.1 LTS"},
 }
 
-// goldenNode stands for the release Provision resolves on the mirror.
+// goldenNode stands for the release Provision resolves on the mirror
+// (SHA256 for verify_node_signature = false).
 var goldenNode = nodejs.Tarball{
 	Mirror: "https://nodejs.org/dist", Version: "22.12.0", Platform: "linux-x64",
 	SHA256: "22982235e1b71fa8850f82edd09cdae7e3f32df1764a9ec298c72d25ef2c164f",
+}
+
+// nodeFor is goldenNode as Provision resolves it for c: with the keys its
+// signature must be by, or else the sum of the unsigned SHASUMS256.txt.
+func nodeFor(c *Config) nodejs.Tarball {
+	n := goldenNode
+	if n.Keys = c.TrustedKeys(); len(n.Keys) > 0 {
+		n.SHA256 = ""
+	}
+	return n
 }
 
 // freshState is a machine node-primal has not run on: node just installed,
@@ -54,7 +65,7 @@ func plans(t *testing.T, c *Config, f core.Facts, s precache.State) []plan.Plan 
 	if err != nil {
 		t.Fatal(err)
 	}
-	np, err := c.NodePlan(f, goldenNode)
+	np, err := c.NodePlan(f, nodeFor(c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +119,10 @@ func TestPlanGolden(t *testing.T) {
 			"https_proxy":               "http://proxy.example.test:3128",
 			"no_proxy":                  "localhost,127.0.0.1",
 			"ca_certificates":           []string{"testdata/ca.pem"},
+			"node_release_keys":         []string{"testdata/mirror-key.asc"},
+			"node_release_keys_only":    true,
 		}, false, false},
+		{"tarball-unsigned", map[string]interface{}{"verify_node_signature": false, "package_json": ""}, false, false},
 		{"nvm-iptables", map[string]interface{}{
 			"node_installer":   "nvm",
 			"node_version":     "20",

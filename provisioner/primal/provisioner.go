@@ -25,6 +25,7 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/core"
 	"github.com/nodebake/packer-plugin-node/internal/firewall"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
+	"github.com/nodebake/packer-plugin-node/internal/nodejs/releasekeys"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/runner"
 	"github.com/nodebake/packer-plugin-node/internal/validate"
@@ -65,7 +66,9 @@ type Config struct {
 	DpkgLockTimeout time.Duration `mapstructure:"dpkg_lock_timeout" required:"false"`
 
 	// How Node.js is installed: `tarball` (default) the official binary
-	// release from `node_mirror`, verified against its `SHASUMS256.txt`;
+	// release from `node_mirror`, verified against its `SHASUMS256.txt`
+	// once that file's signature by a Node.js release key is verified (see
+	// `verify_node_signature`);
 	// `nvm` through nvm installed system-wide in
 	// `/usr/local/nvm`; `distro` Debian's `nodejs` and `npm` packages.
 	// Whichever, `node`, `npm` and `npx` are linked into `/usr/local/bin`,
@@ -82,6 +85,27 @@ type Config struct {
 	// Defaults to `https://nodejs.org/dist`. The `nvm` installer uses it as
 	// `NVM_NODEJS_ORG_MIRROR`.
 	NodeMirror string `mapstructure:"node_mirror" required:"false"`
+	// Verify the signature of the release's `SHASUMS256.txt` before
+	// trusting any checksum in it: the clearsigned `SHASUMS256.txt.asc`, or
+	// else `SHASUMS256.txt.sig`, checked on the machine by `gpgv` against the
+	// Node.js release keys the plugin ships (active and retired) and
+	// `node_release_keys`. A mirror that serves no signature, a signature
+	// that does not match, or one by a key not trusted fails the build,
+	// naming the file and the key. Defaults to `true`. `false` trusts the
+	// mirror's unsigned `SHASUMS256.txt`, so a compromised or spoofed mirror
+	// can serve any binary; every build then says so. For
+	// `node_installer = "tarball"` only: nvm checks only the mirror's
+	// unsigned checksums, and `distro` installs packages apt verifies.
+	VerifyNodeSignature *bool `mapstructure:"verify_node_signature" required:"false"`
+	// Local paths of OpenPGP public keys (armored, as
+	// `gpg --export --armor KEYID` writes them, or binary), trusted to sign
+	// `SHASUMS256.txt` besides the Node.js release keys: for a private
+	// mirror that re-signs releases with its own key. Each file must hold
+	// public keys only.
+	NodeReleaseKeys []string `mapstructure:"node_release_keys" required:"false"`
+	// Trust only `node_release_keys`, not the Node.js release keys the
+	// plugin ships. Defaults to `false`.
+	NodeReleaseKeysOnly bool `mapstructure:"node_release_keys_only" required:"false"`
 	// The nvm release for `node_installer = "nvm"`. Defaults to `v0.40.1`.
 	// nvm's installer is fetched from GitHub.
 	NvmVersion string `mapstructure:"nvm_version" required:"false"`
@@ -129,6 +153,7 @@ type Config struct {
 	// Read at Prepare time, so a missing file fails `packer validate`.
 	packageJSON, lockfile []byte
 	caCerts               []cacerts.Cert
+	releaseKeys           []releasekeys.Key // from node_release_keys
 }
 
 // Provisioner implements packersdk.Provisioner.
@@ -163,6 +188,9 @@ func (c *Config) Secrets() []string {
 // run.
 func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, generatedData map[string]interface{}) error {
 	c := &p.config
+	if w := c.SignatureWarning(); w != "" {
+		ui.Error(w)
+	}
 	r, f, err := c.Start(ctx, "node-primal", ui, comm, c.Secrets(), c.InstanceUser, true)
 	if err != nil {
 		return err
@@ -186,10 +214,14 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		if err != nil {
 			return err
 		}
-		if node, err = resolveNode(ctx, r, c.NodeMirror, c.NodeVersion, platform); err != nil {
+		if node, err = resolveNode(ctx, r, c.NodeMirror, c.NodeVersion, platform, c.TrustedKeys()); err != nil {
 			return err
 		}
-		ui.Say(fmt.Sprintf("node-primal: node_version %q is v%s on %s (sha256 %s)", c.NodeVersion, node.Version, validate.Redacted(c.NodeMirror), node.SHA256))
+		if node.SHA256 != "" {
+			ui.Say(fmt.Sprintf("node-primal: node_version %q is v%s on %s (sha256 %s, from the unsigned SHASUMS256.txt)", c.NodeVersion, node.Version, validate.Redacted(c.NodeMirror), node.SHA256))
+		} else {
+			ui.Say(fmt.Sprintf("node-primal: node_version %q is v%s on %s (its SHA-256 is taken from the signed SHASUMS256.txt, %d trusted keys)", c.NodeVersion, node.Version, validate.Redacted(c.NodeMirror), len(node.Keys)))
+		}
 	}
 	np, err := c.NodePlan(f, node)
 	if err != nil {
@@ -240,11 +272,12 @@ func (c *Config) summary(ctx context.Context, r *runner.Runner, f core.Facts, s 
 	return nil
 }
 
-// resolveNode reads the mirror's index.json and SHASUMS256.txt from the
-// machine (the mirror may be reachable only from there) and picks the
-// release and its checksum.
-func resolveNode(ctx context.Context, r *runner.Runner, mirror, spec, platform string) (nodejs.Tarball, error) {
-	t := nodejs.Tarball{Mirror: mirror, Platform: platform}
+// resolveNode reads the mirror's index.json from the machine (the mirror
+// may be reachable only from there) and picks the release. With keys, the
+// install step takes the checksum from the signed SHASUMS256.txt; without,
+// resolveNode reads it from the unsigned one.
+func resolveNode(ctx context.Context, r *runner.Runner, mirror, spec, platform string, keys []releasekeys.Key) (nodejs.Tarball, error) {
+	t := nodejs.Tarball{Mirror: mirror, Platform: platform, Keys: keys}
 	fetch := func(u string) ([]byte, error) {
 		out, err := r.Output(ctx, nodejs.Fetch(u, "", 120))
 		if err != nil {
@@ -272,7 +305,10 @@ func resolveNode(ctx context.Context, r *runner.Runner, mirror, spec, platform s
 			return t, err
 		}
 	}
-	sums, err := fetch(fmt.Sprintf("%s/v%s/SHASUMS256.txt", mirror, t.Version))
+	if len(keys) > 0 {
+		return t, nil
+	}
+	sums, err := fetch(t.SumsURL())
 	if err != nil {
 		return t, err
 	}

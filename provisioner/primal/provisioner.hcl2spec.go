@@ -34,6 +34,9 @@ type FlatConfig struct {
 	NodeInstaller         *string           `mapstructure:"node_installer" required:"false" cty:"node_installer" hcl:"node_installer"`
 	NodeVersion           *string           `mapstructure:"node_version" required:"false" cty:"node_version" hcl:"node_version"`
 	NodeMirror            *string           `mapstructure:"node_mirror" required:"false" cty:"node_mirror" hcl:"node_mirror"`
+	VerifyNodeSignature   *bool             `mapstructure:"verify_node_signature" required:"false" cty:"verify_node_signature" hcl:"verify_node_signature"`
+	NodeReleaseKeys       []string          `mapstructure:"node_release_keys" required:"false" cty:"node_release_keys" hcl:"node_release_keys"`
+	NodeReleaseKeysOnly   *bool             `mapstructure:"node_release_keys_only" required:"false" cty:"node_release_keys_only" hcl:"node_release_keys_only"`
 	NvmVersion            *string           `mapstructure:"nvm_version" required:"false" cty:"nvm_version" hcl:"nvm_version"`
 	FirewallBackend       *string           `mapstructure:"firewall_backend" required:"false" cty:"firewall_backend" hcl:"firewall_backend"`
 	IPForward             *bool             `mapstructure:"ip_forward" required:"false" cty:"ip_forward" hcl:"ip_forward"`
@@ -80,6 +83,9 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"node_installer":             &hcldec.AttrSpec{Name: "node_installer", Type: cty.String, Required: false},
 		"node_version":               &hcldec.AttrSpec{Name: "node_version", Type: cty.String, Required: false},
 		"node_mirror":                &hcldec.AttrSpec{Name: "node_mirror", Type: cty.String, Required: false},
+		"verify_node_signature":      &hcldec.AttrSpec{Name: "verify_node_signature", Type: cty.Bool, Required: false},
+		"node_release_keys":          &hcldec.AttrSpec{Name: "node_release_keys", Type: cty.List(cty.String), Required: false},
+		"node_release_keys_only":     &hcldec.AttrSpec{Name: "node_release_keys_only", Type: cty.Bool, Required: false},
 		"nvm_version":                &hcldec.AttrSpec{Name: "nvm_version", Type: cty.String, Required: false},
 		"firewall_backend":           &hcldec.AttrSpec{Name: "firewall_backend", Type: cty.String, Required: false},
 		"ip_forward":                 &hcldec.AttrSpec{Name: "ip_forward", Type: cty.Bool, Required: false},

@@ -42,7 +42,7 @@ func TestResolveNodeNamesTheMirrorRedacted(t *testing.T) {
 	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: io.Discard, ErrorWriter: io.Discard}
 
 	r := &runner.Runner{UI: ui, Comm: &curlComm{}, Name: "node-primal", Secrets: secrets}
-	_, err := resolveNode(context.Background(), r, mirror, "22", "linux-x64")
+	_, err := resolveNode(context.Background(), r, mirror, "22", "linux-x64", nil)
 	want := "node_mirror: cannot read http://nodebake:xxxxx@mirror.test:8080/dist/index.json from the machine: curl exited 52: curl: (52) Empty reply from server"
 	if err == nil || err.Error() != want {
 		t.Errorf("resolveNode on a failing mirror = %v\nwant %s", err, want)
@@ -51,7 +51,7 @@ func TestResolveNodeNamesTheMirrorRedacted(t *testing.T) {
 	r = &runner.Runner{UI: ui, Comm: &curlComm{hang: true}, Name: "node-primal", Secrets: secrets}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, err = resolveNode(ctx, r, mirror, "22.12.0", "linux-x64")
+	_, err = resolveNode(ctx, r, mirror, "22.12.0", "linux-x64", nil)
 	want = "node_mirror: no answer from http://nodebake:xxxxx@mirror.test:8080/dist/v22.12.0/SHASUMS256.txt before the build was stopped (by the provisioner's timeout or an interrupt): context deadline exceeded"
 	if err == nil || err.Error() != want {
 		t.Errorf("resolveNode on a black-holed mirror = %v\nwant %s", err, want)

@@ -51,7 +51,7 @@ func common(tgt *sandbox.Target) []string {
 	return []string{"-var", "host=" + tgt.IP, "-var", "ssh_private_key_file=" + tgt.KeyPath}
 }
 
-func primal(t *testing.T, tgt *sandbox.Target, mirror string, extra ...string) time.Duration {
+func primal(t *testing.T, tgt *sandbox.Target, mirror *nodemirror.Mirror, extra ...string) time.Duration {
 	cas, _ := filepath.Glob("/usr/local/share/ca-certificates/*.crt")
 	list := `["` + strings.Join(cas, `","`) + `"]`
 	if len(cas) == 0 {
@@ -59,7 +59,8 @@ func primal(t *testing.T, tgt *sandbox.Target, mirror string, extra ...string) t
 	}
 	args := append([]string{"build"}, common(tgt)...)
 	args = append(args, "-var", "https_proxy="+tgt.ProxyURL, "-var", "no_proxy="+tgt.HostIP,
-		"-var", "node_mirror="+mirror, "-var", "node_version="+nodemirror.Node22, "-var", "ca_certificates="+list)
+		"-var", "node_mirror="+mirror.URL, "-var", `node_release_keys=["`+mirror.Key.PublicKey+`"]`,
+		"-var", "node_version="+nodemirror.Node22, "-var", "ca_certificates="+list)
 	args = append(append(args, extra...), "example/sandbox/primal.pkr.hcl")
 	_, d := packer(t, args...)
 	return d
@@ -84,12 +85,12 @@ func TestBenchCarnivore(t *testing.T) {
 	// (a) Same app, same kind of target, side by side.
 	onPrimal := sandbox.New(t)
 	m1 := nodemirror.Serve(t, mirror, onPrimal.HostIP+":0")
-	primal(t, onPrimal, m1.URL)
+	primal(t, onPrimal, m1)
 	_, tPrimalImage := carnivore(t, onPrimal)
 
 	bare := sandbox.New(t)
 	m2 := nodemirror.Serve(t, mirror, bare.HostIP+":0")
-	tBasePart := primal(t, bare, m2.URL, "-var", "package_json=")
+	tBasePart := primal(t, bare, m2, "-var", "package_json=")
 	_, tBareCarn := carnivore(t, bare)
 	tBare := tBasePart + tBareCarn
 

@@ -51,6 +51,9 @@ var badInputs = []badInput{
 	{"node-primal", `http_proxy = "proxy:3128"`, "http_proxy", "is not an http(s) URL"},
 	{"node-primal", `no_proxy = "localhost;reboot"`, "no_proxy", "is not a comma-separated list"},
 	{"node-primal", `ca_certificates = ["example/app/package.json"]`, "ca_certificates[0]", "is not a PEM certificate"},
+	{"node-primal", `node_release_keys = ["example/app/no-such-key.asc"]`, "node_release_keys[0]", "no such file"},
+	{"node-primal", `node_release_keys = ["example/app/package.json"]`, "node_release_keys[0]", "not OpenPGP data"},
+	{"node-primal", "node_installer = \"nvm\"\nnode_release_keys_only = true", "node_release_keys_only", `applies only to node_installer = "tarball"`},
 	// node-carnivore (source and app_name are set unless the case is about them)
 	{"node-carnivore", `source = "example/app"`, "app_name", "is required"},
 	{"node-carnivore", "app_name = \"Pony Foo\"\nsource = \"example/app\"", "app_name", "must be lowercase letters"},

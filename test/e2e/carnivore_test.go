@@ -56,7 +56,7 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 	ph.run("create sandbox target", func() { tgt = sandbox.New(t) })
 	mirror := nodemirror.Serve(t, dir, tgt.HostIP+":0")
 	ph.run("primal packer build", func() {
-		if _, err := runPacker(t, primalArgs(t, tgt, mirror.URL, "-var", "node_version="+nodeNew)...); err != nil {
+		if _, err := runPacker(t, primalArgs(t, tgt, mirror, "-var", "node_version="+nodeNew)...); err != nil {
 			t.Fatalf("primal build failed: %v", err)
 		}
 	})

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nodebake/packer-plugin-node/internal/nodejs"
+	"github.com/nodebake/packer-plugin-node/internal/nodejs/releasekeys"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/test/nodemirror"
 	"github.com/nodebake/packer-plugin-node/test/sandbox"
@@ -27,8 +29,15 @@ const (
 
 // primalArgs are `packer build` arguments for the example template against
 // tgt, with the target's egress proxy, the host's CA certificates and a
-// Node.js mirror served on the host's side of the target's link.
-func primalArgs(t *testing.T, tgt *sandbox.Target, mirrorURL string, extra ...string) []string {
+// Node.js mirror served on the host's side of the target's link, whose
+// signing key the build trusts.
+func primalArgs(t *testing.T, tgt *sandbox.Target, m *nodemirror.Mirror, extra ...string) []string {
+	return primalArgsKey(t, tgt, m.URL, m.Key.PublicKey, extra...)
+}
+
+// primalArgsKey is primalArgs with the mirror's URL and the key trusted
+// to sign its SHASUMS256.txt (none: "").
+func primalArgsKey(t *testing.T, tgt *sandbox.Target, mirrorURL, key string, extra ...string) []string {
 	args := []string{"build",
 		"-var", "host=" + tgt.IP,
 		"-var", "ssh_username=" + sandbox.AdminUser,
@@ -37,6 +46,10 @@ func primalArgs(t *testing.T, tgt *sandbox.Target, mirrorURL string, extra ...st
 		"-var", "no_proxy=" + tgt.HostIP,
 		"-var", "node_mirror=" + mirrorURL,
 		"-var", "ca_certificates=" + hostCAs(t),
+	}
+	if key != "" {
+		b, _ := json.Marshal([]string{key})
+		args = append(args, "-var", "node_release_keys="+string(b))
 	}
 	args = append(args, extra...)
 	return append(args, primalTemplate)
@@ -72,7 +85,7 @@ func TestPrimalOnSandbox(t *testing.T) {
 	var tgt *sandbox.Target
 	ph.run("create sandbox target", func() { tgt = sandbox.New(t) })
 	mirror := nodemirror.Serve(t, dir, tgt.HostIP+":0")
-	args := primalArgs(t, tgt, mirror.URL, "-var", "node_version=22")
+	args := primalArgs(t, tgt, mirror, "-var", "node_version=22")
 
 	var out string
 	ph.run("first packer build", func() {
@@ -85,7 +98,8 @@ func TestPrimalOnSandbox(t *testing.T) {
 		"made the system account node (home /home/node)",
 		"] wait for the dpkg lock: done in",
 		`node-primal: node_version "22" is v` + nodeNew,
-		"sha256 ", "verified against SHASUMS256.txt",
+		"SHASUMS256.txt.asc: good signature by " + mirror.Key.Fingerprint + " (nodemirror test mirror <nodemirror@example.test>)",
+		"sha256 ", "verified against SHASUMS256.txt signed by " + mirror.Key.Fingerprint,
 		"] precache production dependencies in /home/node/app/precache (miss: no manifest at /etc/node-primal/manifest.json): done in",
 		// The closing summary: what the image now holds.
 		"; the image now holds:",
@@ -187,7 +201,7 @@ func TestPrimalOnSandbox(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(nolock, "package.json"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if out, err = runPacker(t, primalArgs(t, tgt, mirror.URL, "-var", "node_version=22",
+		if out, err = runPacker(t, primalArgs(t, tgt, mirror, "-var", "node_version=22",
 			"-var", "package_json="+filepath.Join(nolock, "package.json"))...); err != nil {
 			t.Fatalf("packer build without a lockfile failed: %v", err)
 		}
@@ -203,12 +217,13 @@ func TestPrimalOnSandbox(t *testing.T) {
 	}
 	expectOn(t, tgt, "test -d /home/node/app/precache/node_modules/express && echo yes", "yes")
 
-	// A release whose archive does not match SHASUMS256.txt fails the build
-	// cleanly, showing both sums, and leaves the installed Node.js alone.
+	// A release whose archive does not match the (validly signed)
+	// SHASUMS256.txt fails the build cleanly, showing both sums, and leaves
+	// the installed Node.js alone.
 	ph.run("packer build, wrong checksum", func() {
 		bad := nodemirror.Serve(t, dir, tgt.HostIP+":0", nodemirror.CorruptChecksum(nodeOld))
 		var err error
-		out, err = runPacker(t, primalArgs(t, tgt, bad.URL, "-var", "node_version="+nodeOld)...)
+		out, err = runPacker(t, primalArgs(t, tgt, bad, "-var", "node_version="+nodeOld)...)
 		if err == nil {
 			t.Fatal("the build with a wrong checksum succeeded")
 		}
@@ -216,7 +231,7 @@ func TestPrimalOnSandbox(t *testing.T) {
 	for _, want := range []string{
 		`step "install Node.js v` + nodeOld,
 		"checksum mismatch for " + mirror.URL[:strings.LastIndex(mirror.URL, ":")],
-		"expected (SHASUMS256.txt): ",
+		"expected (SHASUMS256.txt signed by ",
 		"downloaded file: ",
 	} {
 		if !strings.Contains(out, want) {
@@ -225,6 +240,70 @@ func TestPrimalOnSandbox(t *testing.T) {
 	}
 	expectOn(t, tgt, "node --version", "v"+nodeNew)
 	expectOn(t, tgt, "ls /usr/local/lib/nodejs", "current\nnode-v"+nodeNew+"-linux-x64")
+
+	// Signatures that do not verify fail the build before any archive is
+	// downloaded, naming the file and the key, and leave Node.js alone: a
+	// mirror whose SHASUMS256.txt.asc was altered after signing, and one
+	// signed by a key the build does not trust (the good mirror's is).
+	ph.run("packer build, tampered SHASUMS256.txt.asc", func() {
+		bad := nodemirror.Serve(t, dir, tgt.HostIP+":0", nodemirror.BadSignature(nodeOld))
+		var err error
+		out, err = runPacker(t, primalArgs(t, tgt, bad, "-var", "node_version="+nodeOld)...)
+		if err == nil {
+			t.Fatal("the build with a tampered SHASUMS256.txt.asc succeeded")
+		}
+		for _, want := range []string{
+			`step "install Node.js v` + nodeOld,
+			"BAD signature: SHASUMS256.txt.asc (" + bad.URL + "/v" + nodeOld + "/SHASUMS256.txt.asc) was signed by key " + bad.Key.KeyID(),
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the failed build's output lacks %q", want)
+			}
+		}
+		if n := bad.Requests(nodemirror.ArchivePath(nodeOld)); n != 0 {
+			t.Errorf("the archive was downloaded %d times despite the bad signature", n)
+		}
+	})
+	ph.run("packer build, SHASUMS256.txt.asc signed by an unknown key", func() {
+		stranger := nodemirror.Serve(t, dir, tgt.HostIP+":0")
+		var err error
+		out, err = runPacker(t, primalArgsKey(t, tgt, stranger.URL, mirror.Key.PublicKey, "-var", "node_version="+nodeOld)...)
+		if err == nil {
+			t.Fatal("the build with a signature by an unknown key succeeded")
+		}
+		for _, want := range []string{
+			"SHASUMS256.txt.asc (" + stranger.URL + "/v" + nodeOld + "/SHASUMS256.txt.asc) is signed by key " + stranger.Key.KeyID() +
+				" (fingerprint " + stranger.Key.Fingerprint + "), which is not a Node.js release key nor in node_release_keys",
+			"add that key (its armored public key file) to node_release_keys",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the failed build's output lacks %q", want)
+			}
+		}
+		if n := stranger.Requests(nodemirror.ArchivePath(nodeOld)); n != 0 {
+			t.Errorf("the archive was downloaded %d times despite the unknown key", n)
+		}
+	})
+	expectOn(t, tgt, "node --version", "v"+nodeNew)
+	expectOn(t, tgt, "ls /usr/local/lib/nodejs", "current\nnode-v"+nodeNew+"-linux-x64")
+	// The keyring the last build installed: the Node.js release keys and the key it was given.
+	expectOn(t, tgt, "sha256sum "+nodejs.KeyringPath+" | cut -d' ' -f1", keyringSHA(t, mirror))
+}
+
+// keyringSHA is the SHA-256 of the keyring a build trusting m's key
+// installs: the Node.js release keys and m's.
+func keyringSHA(t *testing.T, m *nodemirror.Mirror) string {
+	t.Helper()
+	b, err := os.ReadFile(m.Key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := releasekeys.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(releasekeys.Keyring(releasekeys.Merge(releasekeys.NodeJS(), keys)))
+	return hex.EncodeToString(sum[:])
 }
 
 // TestPrimalDistroIptables covers the other installer and firewall backend
@@ -235,7 +314,7 @@ func TestPrimalDistroIptables(t *testing.T) {
 	ph := newPhases(t)
 	var tgt *sandbox.Target
 	ph.run("create sandbox target", func() { tgt = sandbox.New(t) })
-	args := primalArgs(t, tgt, "https://nodejs.invalid/dist", "-var", "node_installer=distro",
+	args := primalArgsKey(t, tgt, "https://nodejs.invalid/dist", "", "-var", "node_installer=distro",
 		"-var", "firewall_backend=iptables", "-var", "package_json=", "-var", "instance_user=admin")
 	for i := 1; i <= 2; i++ {
 		ph.run("packer build", func() {

@@ -24,7 +24,7 @@ func TestTrixieOnSandbox(t *testing.T) {
 	expectOn(t, tgt, ". /etc/os-release && echo $VERSION_CODENAME $VERSION_ID", "trixie 13")
 	mirror := nodemirror.Serve(t, dir, tgt.HostIP+":0")
 	ph.run("primal packer build", func() {
-		if out, err := runPacker(t, primalArgs(t, tgt, mirror.URL, "-var", "node_version="+nodeNew)...); err != nil {
+		if out, err := runPacker(t, primalArgs(t, tgt, mirror, "-var", "node_version="+nodeNew)...); err != nil {
 			t.Fatalf("primal build on trixie failed: %v\n%s", err, out)
 		}
 	})

@@ -78,6 +78,7 @@ func TestVMChain(t *testing.T) {
 		"-var", "serial_log=" + primalSerial,
 		"-var", "node_version=" + nodemirror.Node22,
 		"-var", "node_mirror=" + mirror.URLFor("10.0.2.2"),
+		"-var", `node_release_keys=["` + mirror.Key.PublicKey + `"]`,
 		"-var", "ca_certificates=" + hostCAs(t),
 		"-var", "package_json=" + filepath.Join(repoRoot(t), "example", "app", "package.json"),
 		"-var", "npm_registry=" + tokenReg.GuestURL, "-var", "npm_token=" + tokenReg.Token,

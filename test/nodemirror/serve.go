@@ -13,10 +13,11 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nodebake/packer-plugin-node/internal/gpgtest"
 )
 
 // Mirror is a mirror directory served over plain HTTP.
@@ -25,8 +26,14 @@ type Mirror struct {
 	Dir  string // the directory served
 	Addr string // the listening address, "127.0.0.1:PORT"
 
-	fs     http.Handler
-	faults map[string]fault // by path below the root, "/v20.18.1/SHASUMS256.txt"
+	// Key signs the mirror's SHASUMS256.txt files (see sign.go); nil with
+	// Unsigned.
+	Key *gpgtest.Key
+
+	fs         http.Handler
+	faults     map[string]fault  // by path below the root, "/v20.18.1/SHASUMS256.txt"
+	signatures map[string][]byte // "/v20.18.1/SHASUMS256.txt.asc" and ".sig"
+	unsigned   bool
 
 	mu       sync.Mutex
 	requests map[string]int
@@ -42,6 +49,7 @@ const (
 	wrongChecksum fault = iota + 1
 	corruptArchive
 	missingArchive
+	badSignature
 )
 
 // CorruptChecksum serves version's SHASUMS256.txt with a wrong SHA-256 for
@@ -66,21 +74,21 @@ func MissingArchive(version string) Option {
 // Serve serves dir (from Build) over plain HTTP on addr, "127.0.0.1:0" for
 // the host and for QEMU guests (user networking reaches the host's loopback
 // as 10.0.2.2: see URLFor), or a sandbox target's host-side address
-// ("10.203.N.1:0"). It counts requests per path, and stops when the test
-// ends. Serve fails the test if it cannot listen.
+// ("10.203.N.1:0"). Its SHASUMS256.txt files are signed with a key it
+// makes (m.Key) unless an option says otherwise. It counts requests per
+// path, and stops when the test ends. Serve fails the test if it cannot
+// listen, and skips it where gpg cannot make the key.
 func Serve(t testing.TB, dir, addr string, opts ...Option) *Mirror {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
-		t.Fatalf("nodemirror: %s is not a mirror: %v", dir, err)
+	m, err := newMirror(dir, opts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	m := &Mirror{
-		Dir:      dir,
-		fs:       http.FileServer(http.Dir(dir)),
-		faults:   map[string]fault{},
-		requests: map[string]int{},
+	if m.Key == nil && !m.unsigned {
+		m.Key = gpgtest.NewT(t, "nodemirror test mirror <nodemirror@example.test>")
 	}
-	for _, o := range opts {
-		o(m)
+	if err := m.sign(); err != nil {
+		t.Fatalf("nodemirror: signing SHASUMS256.txt: %v", err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -103,6 +111,22 @@ func Serve(t testing.TB, dir, addr string, opts ...Option) *Mirror {
 		<-done
 	})
 	return m
+}
+
+func newMirror(dir string, opts []Option) (*Mirror, error) {
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
+		return nil, fmt.Errorf("nodemirror: %s is not a mirror: %v", dir, err)
+	}
+	m := &Mirror{
+		Dir:      dir,
+		fs:       http.FileServer(http.Dir(dir)),
+		faults:   map[string]fault{},
+		requests: map[string]int{},
+	}
+	for _, o := range opts {
+		o(m)
+	}
+	return m, nil
 }
 
 // URLFor is the mirror's URL with another host, as a client elsewhere
@@ -150,6 +174,10 @@ func (m *Mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(rec, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	if sig, ok := m.signatures[p]; ok {
+		http.ServeContent(rec, r, path.Base(p), time.Time{}, bytes.NewReader(sig))
+		return
+	}
 	switch m.faults[p] {
 	case wrongChecksum:
 		m.serveWrongChecksum(rec, r, p)
@@ -169,23 +197,13 @@ func (m *Mirror) serveWrongChecksum(w http.ResponseWriter, r *http.Request, p st
 		http.NotFound(w, r)
 		return
 	}
-	sums, err := ParseShasums(bytes.NewReader(b))
+	out, err := wrongShasums(b)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	for file, sum := range sums {
-		if strings.HasSuffix(file, ".tar.xz") || strings.HasSuffix(file, ".tar.gz") {
-			sums[file] = wrongSum(sum)
-		}
-	}
-	var out bytes.Buffer
-	if err := WriteShasums(&out, sums); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	http.ServeContent(w, r, path.Base(p), time.Time{}, bytes.NewReader(out.Bytes()))
+	http.ServeContent(w, r, path.Base(p), time.Time{}, bytes.NewReader(out))
 }
 
 // wrongSum is a well-formed SHA-256 that is not sum.
