@@ -3,6 +3,7 @@ module github.com/nodebake/packer-plugin-node
 go 1.25.11
 
 require (
+	github.com/CycloneDX/cyclonedx-go v0.9.2
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/config v1.33.18
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0

@@ -70,6 +70,17 @@ variable "health_timeout" {
   default = "60s"
 }
 
+variable "sbom_output" {
+  type        = string
+  default     = ""
+  description = "Where to write the image's SBOM on this machine too; empty: only on the image."
+}
+
+variable "require_precache_hit" {
+  type    = bool
+  default = false
+}
+
 variable "nginx_port" {
   type        = number
   default     = 8080
@@ -102,5 +113,8 @@ build {
     nginx_port      = var.nginx_port
     health_path     = "/healthz"
     health_timeout  = var.health_timeout
+    sbom_output     = var.sbom_output
+
+    require_precache_hit = var.require_precache_hit
   }
 }

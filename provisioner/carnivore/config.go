@@ -70,8 +70,16 @@ func (c *Config) serviceName() string { return c.AppName + "-" + c.Environment }
 
 // Load reads the local files: the app's source directory (its entrypoint,
 // package.json and lockfile), the env file and the nginx overrides, so a
-// missing or malformed one fails `packer validate`.
+// missing or malformed one fails `packer validate`; and sbom_output's
+// directory must exist.
 func (c *Config) Load(add core.AddFunc) {
+	if c.SBOMOutput != "" {
+		if fi, err := os.Stat(filepath.Dir(c.SBOMOutput)); err != nil || !fi.IsDir() {
+			add("sbom_output", "the directory of %s does not exist", c.SBOMOutput)
+		} else if fi, err := os.Stat(c.SBOMOutput); err == nil && fi.IsDir() {
+			add("sbom_output", "%s is a directory; give the file to write", c.SBOMOutput)
+		}
+	}
 	c.envJSON, c.deps = nil, precache.Want{}
 	if c.Source != "" {
 		if fi, err := os.Stat(c.Source); err != nil || !fi.IsDir() {
@@ -148,6 +156,7 @@ func validRelPath(p string) bool {
 // Validate checks every field, reporting each problem through add with the
 // field's name and the reason. It reads no file.
 func (c *Config) Validate(add core.AddFunc) {
+
 	c.Config.Validate(add)
 	switch {
 	case c.AppName == "":

@@ -77,6 +77,8 @@ func TestPrepareValidation(t *testing.T) {
 		{"entrypoint escapes", base(map[string]interface{}{"entrypoint": "../app/cluster.js"}), []string{"entrypoint:", "is not a relative path"}},
 		{"entrypoint excluded", base(map[string]interface{}{"exclude": []string{"*.js"}}), []string{"entrypoint: cluster.js is left out"}},
 		{"bad pattern", base(map[string]interface{}{"exclude": []string{"[x"}}), []string{"exclude[0]:"}},
+		{"sbom_output in no directory", base(map[string]interface{}{"sbom_output": "testdata/no-such-dir/sbom.json"}), []string{"sbom_output: the directory of testdata/no-such-dir/sbom.json does not exist"}},
+		{"sbom_output a directory", base(map[string]interface{}{"sbom_output": "testdata"}), []string{"sbom_output: testdata is a directory"}},
 		{"entrypoint in node_modules", base(map[string]interface{}{"entrypoint": "node_modules/x/cluster.js"}), []string{"entrypoint: node_modules/x/cluster.js is left out"}},
 		{"static root absolute", base(map[string]interface{}{"static_root": "/etc"}), []string{"static_root:"}},
 		{"static root is the app", base(map[string]interface{}{"static_root": "."}), []string{`static_root: "." is the app's root`}},
@@ -315,4 +317,27 @@ func copyExampleApp(t *testing.T) string {
 		t.Fatalf("cp: %v %s", err, out)
 	}
 	return dst
+}
+
+// TestRequirePrecacheHit: with require_precache_hit a miss fails, naming
+// what differed; a hit passes; without it a miss passes.
+func TestRequirePrecacheHit(t *testing.T) {
+	var p Provisioner
+	if err := p.Prepare(base(map[string]interface{}{"require_precache_hit": true})); err != nil {
+		t.Fatal(err)
+	}
+	miss := precache.Check(precache.State{}, p.config.want(goldenFacts))
+	err := p.config.checkHit(miss)
+	if err == nil || !strings.Contains(err.Error(), "require_precache_hit: the primal image's precache does not hold this app's dependencies (miss: no manifest at /etc/node-primal/manifest.json)") {
+		t.Errorf("a miss with require_precache_hit: %v", err)
+	}
+	m := primalManifest(t)
+	hit := precache.Check(precache.State{Manifest: m, NodeModules: true, NodeVersion: m.NodeVersion}, p.config.want(goldenFacts))
+	if !hit.Hit || p.config.checkHit(hit) != nil {
+		t.Errorf("a hit with require_precache_hit: %v, %v", hit, p.config.checkHit(hit))
+	}
+	p.config.RequirePrecacheHit = false
+	if err := p.config.checkHit(miss); err != nil {
+		t.Errorf("a miss without require_precache_hit: %v", err)
+	}
 }

@@ -10,6 +10,7 @@ package carnivore
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -24,8 +25,10 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/runner"
+	"github.com/nodebake/packer-plugin-node/internal/sbom"
 	"github.com/nodebake/packer-plugin-node/internal/service"
 	"github.com/nodebake/packer-plugin-node/internal/shell"
+	"github.com/nodebake/packer-plugin-node/version"
 )
 
 // Config is the node-carnivore provisioner's configuration. The settings it
@@ -90,6 +93,21 @@ type Config struct {
 	HealthStatus int `mapstructure:"health_status" required:"false"`
 	// How long the app has to answer. Defaults to `60s`.
 	HealthTimeout time.Duration `mapstructure:"health_timeout" required:"false"`
+	// A local path where the image's SBOM is also written, on the machine
+	// running Packer: a CycloneDX 1.5 JSON document of the app's production
+	// dependencies as installed (every package under the release's
+	// `node_modules`, nested ones too, with name, version, purl and license),
+	// Node.js, and the OS packages. It is always written on the image, at
+	// `/usr/share/node-carnivore/<app_name>-<environment>.cdx.json`, which
+	// Packer's `hcp-sbom` provisioner (Packer 1.12+) can take as its
+	// `source`. Its directory must exist.
+	SBOMOutput string `mapstructure:"sbom_output" required:"false"`
+	// Fail the build, before it touches the machine, when the primal image's
+	// precache does not hold this app's dependencies (a precache miss),
+	// naming each field that differs: for pipelines that must never ship an
+	// image whose dependencies were fetched from the registry at release
+	// time. Defaults to `false`: a miss installs them from `npm_registry`.
+	RequirePrecacheHit bool `mapstructure:"require_precache_hit" required:"false"`
 
 	ctx interpolate.Context
 	// Read by load at Prepare time, so mistakes fail `packer validate`.
@@ -150,20 +168,62 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	}
 	v := precache.Check(state, c.want(f))
 	ui.Say("node-carnivore: precache " + v.String())
+	if err := c.checkHit(v); err != nil {
+		return err
+	}
 	pl, err := c.Plan(f, v)
 	if err != nil {
 		return err
 	}
-	r.Total = len(pl.Steps)
+	r.Total = len(pl.Steps) + 1 // and the SBOM
 	if err := r.Run(ctx, pl); err != nil {
 		return err
 	}
-	return c.summary(ctx, r, f, v)
+	doc, err := c.writeSBOM(ctx, r, f)
+	if err != nil {
+		return err
+	}
+	return c.summary(ctx, r, f, v, doc)
+}
+
+// checkHit refuses a precache miss when require_precache_hit is set.
+func (c *Config) checkHit(v precache.Verdict) error {
+	if c.RequirePrecacheHit && !v.Hit {
+		return fmt.Errorf("require_precache_hit: the primal image's precache does not hold this app's dependencies (%s); rebuild the primal image with this lockfile, or unset require_precache_hit to install them from the registry", v)
+	}
+	return nil
+}
+
+// writeSBOM writes the image's SBOM on the image, and at sbom_output when
+// set. It runs after the plan, because the SBOM lists what was installed,
+// not what was planned.
+func (c *Config) writeSBOM(ctx context.Context, r *runner.Runner, f core.Facts) (string, error) {
+	current := path.Join(f.Home, "app", "server")
+	rel, err := r.RootOutput(ctx, "readlink "+shell.Quote(current))
+	if err != nil {
+		return "", err
+	}
+	where := sbom.Path(c.serviceName())
+	doc, err := sbom.Write(ctx, r, c.Prelude(f, core.DefaultDpkgLockTimeout), current, nodejs.Bin, sbom.Subject{
+		Name: c.serviceName(), Version: path.Base(strings.TrimSpace(rel)),
+		Distro: f.Distro.ID, DistroVersion: f.Distro.Version,
+		Tool: "packer-plugin-node", ToolVersion: version.PluginVersion.FormattedVersion(),
+	}, where)
+	if err != nil {
+		return "", err
+	}
+	if c.SBOMOutput != "" {
+		if err := os.WriteFile(c.SBOMOutput, doc, 0o644); err != nil {
+			return "", fmt.Errorf("sbom_output: %w", err)
+		}
+		where += " and " + c.SBOMOutput
+	}
+	return where, nil
 }
 
 // summary closes the build with what the image now holds, the things a
 // user would otherwise log in to check.
-func (c *Config) summary(ctx context.Context, r *runner.Runner, f core.Facts, v precache.Verdict) error {
+func (c *Config) summary(ctx context.Context, r *runner.Runner, f core.Facts, v precache.Verdict, sbomAt string) error {
 	current := path.Join(f.Home, "app", "server")
 	rel, err := r.RootOutput(ctx, "readlink "+shell.Quote(current))
 	if err != nil {
@@ -184,6 +244,7 @@ func (c *Config) summary(ctx context.Context, r *runner.Runner, f core.Facts, v 
 		{"nginx", fmt.Sprintf(":%d → nginx :%d → app :%d, server_name %s, static files from %s", c.PublicPort, c.NginxPort, c.AppPort, strings.Join(c.ServerName, " "), path.Join(current, c.StaticRoot))},
 		{"health", fmt.Sprintf("GET %s answered %d through :%d", c.HealthPath, c.HealthStatus, c.PublicPort)},
 	}
+	lines = append(lines, [2]string{"sbom", sbomAt})
 	if c.EnvFile != "" {
 		lines = append(lines, [2]string{"secrets", path.Join(current, ".env.json") + " (mode 0600, owner " + f.User + ")"})
 	}

@@ -42,6 +42,8 @@ type FlatConfig struct {
 	HealthPath          *string           `mapstructure:"health_path" required:"false" cty:"health_path" hcl:"health_path"`
 	HealthStatus        *int              `mapstructure:"health_status" required:"false" cty:"health_status" hcl:"health_status"`
 	HealthTimeout       *string           `mapstructure:"health_timeout" required:"false" cty:"health_timeout" hcl:"health_timeout"`
+	SBOMOutput          *string           `mapstructure:"sbom_output" required:"false" cty:"sbom_output" hcl:"sbom_output"`
+	RequirePrecacheHit  *bool             `mapstructure:"require_precache_hit" required:"false" cty:"require_precache_hit" hcl:"require_precache_hit"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -88,6 +90,8 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"health_path":                &hcldec.AttrSpec{Name: "health_path", Type: cty.String, Required: false},
 		"health_status":              &hcldec.AttrSpec{Name: "health_status", Type: cty.Number, Required: false},
 		"health_timeout":             &hcldec.AttrSpec{Name: "health_timeout", Type: cty.String, Required: false},
+		"sbom_output":                &hcldec.AttrSpec{Name: "sbom_output", Type: cty.String, Required: false},
+		"require_precache_hit":       &hcldec.AttrSpec{Name: "require_precache_hit", Type: cty.Bool, Required: false},
 	}
 	return s
 }

@@ -120,11 +120,15 @@ func (c *Config) FinishPlan(f core.Facts, s precache.State, now time.Time) plan.
 	return p
 }
 
+// SBOMSteps is the step that writes the SBOM, once the plans have run
+// (sbom.Write: it lists what was installed).
+const SBOMSteps = 1
+
 // StepCount is how many steps the three plans hold together, known before
 // the second and third are made (they depend on the mirror and on node),
 // so the build numbers its steps with one count.
 func (c *Config) StepCount(system plan.Plan) int {
-	n := len(system.Steps) + 2 // the finish: apt's cache, the manifest
+	n := len(system.Steps) + 2 + SBOMSteps // the finish: apt's cache, the manifest
 	switch c.NodeInstaller {
 	case "distro":
 		n += 2

@@ -160,7 +160,7 @@ func TestPlanGolden(t *testing.T) {
 			// first plan, is what the three plans hold, hit or miss.
 			c := prepare(t, tc.raw)
 			for name, state := range map[string]precache.State{"fresh": freshState, "current": currentState(t, c, f)} {
-				n := 0
+				n := SBOMSteps // written after the plans
 				ps := plans(t, c, f, state)
 				for _, p := range ps {
 					n += len(p.Steps)

@@ -28,7 +28,9 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/nodejs/releasekeys"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/runner"
+	"github.com/nodebake/packer-plugin-node/internal/sbom"
 	"github.com/nodebake/packer-plugin-node/internal/validate"
+	"github.com/nodebake/packer-plugin-node/version"
 )
 
 // DefaultPackages are the original recipe's essentials: git for git
@@ -237,6 +239,16 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	if err := r.Run(ctx, c.FinishPlan(f, state, time.Now())); err != nil {
 		return err
 	}
+	// The SBOM of what the image now holds: the precache as installed, Node.js
+	// and the OS packages.
+	dir := c.PrecacheDirFor(f.Home)
+	if _, err := sbom.Write(ctx, r, c.Prelude(f, c.DpkgLockTimeout), dir, nodejs.Bin, sbom.Subject{
+		Name: "precache " + dir, Version: state.NodeVersion,
+		Distro: f.Distro.ID, DistroVersion: f.Distro.Version,
+		Tool: "packer-plugin-node", ToolVersion: version.PluginVersion.FormattedVersion(),
+	}, sbom.PrimalPath); err != nil {
+		return err
+	}
 	return c.summary(ctx, r, f, state)
 }
 
@@ -267,7 +279,7 @@ func (c *Config) summary(ctx context.Context, r *runner.Runner, f core.Facts, s 
 		}
 		lines = append(lines, [2]string{"precache", fmt.Sprintf("%s: %d packages, %.1f MiB", dir, n, float64(kib)/1024)})
 	}
-	lines = append(lines, [2]string{"manifest", precache.ManifestPath})
+	lines = append(lines, [2]string{"manifest", precache.ManifestPath}, [2]string{"sbom", sbom.PrimalPath})
 	r.Summary("the image now holds", lines)
 	return nil
 }

@@ -73,7 +73,7 @@ func carnivore(t *testing.T, tgt *sandbox.Target, extra ...string) (string, time
 	return packer(t, args...)
 }
 
-var unpackRE = regexp.MustCompile(`\[1/6\] unpack the app into a new release: done in ([0-9.]+m?s)`)
+var unpackRE = regexp.MustCompile(`\[\d+/\d+\] unpack the app into a new release: done in ([0-9.]+m?s)`)
 
 // TestBenchCarnivore prints (a) carnivore on a primal image vs the same app
 // on a bare base (primal without precache, then carnivore), and (b) the

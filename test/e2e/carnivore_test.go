@@ -65,9 +65,10 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 	// registry is a counting stand-in that must see no request.
 	registry, requests := countingRegistry(t, tgt.HostIP)
 	var out string
+	sbomOut := filepath.Join(t.TempDir(), "sbom.cdx.json")
 	ph.run("carnivore packer build (precache hit)", func() {
 		var err error
-		if out, err = runPacker(t, carnivoreArgs(tgt, "-var", "npm_registry="+registry)...); err != nil {
+		if out, err = runPacker(t, carnivoreArgs(tgt, "-var", "npm_registry="+registry, "-var", "sbom_output="+sbomOut)...); err != nil {
 			t.Fatalf("carnivore build failed: %v", err)
 		}
 	})
@@ -77,7 +78,7 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 	// It closes with what the image now holds.
 	for _, want := range []string{
 		"node-carnivore: instance_user defaults to \"node\", the user node-primal's manifest records",
-		"node-carnivore: 7 steps done in ", "; the image now holds:",
+		"node-carnivore: 8 steps done in ", "; the image now holds:",
 		"node-carnivore:   release:      /home/node/app/server → /home/node/app/releases/",
 		"node-carnivore:   service:      example-production (systemd, enabled at boot, running as node)",
 		"packages, ", "MiB, copied from the precache",
@@ -91,6 +92,7 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 	if n := requests.Load(); n != 0 {
 		t.Errorf("the registry got %d requests during a precache hit; want 0", n)
 	}
+	checkSBOM(t, tgt, sbomOut)
 	checkSecretsNotShown(t, out)
 	ph.run("check the app", func() { checkCarnivore(t, tgt) })
 	before := tgt.MustRun(t, "readlink /home/node/app/server; ls /home/node/app/releases | wc -l")
@@ -117,8 +119,9 @@ fs.writeFileSync(process.argv[1], JSON.stringify(Object.fromEntries(Object.entri
 	checkCarnivore(t, tgt)
 
 	// A precache miss: an app whose lockfile differs installs with npm.
+	var app string
 	ph.run("carnivore packer build (precache miss)", func() {
-		app := copyApp(t)
+		app = copyApp(t)
 		lock := filepath.Join(app, "package-lock.json")
 		b, _ := os.ReadFile(lock)
 		os.WriteFile(lock, []byte(strings.Replace(string(b), `"version": "1.0.0"`, `"version": "1.0.1"`, 1)), 0o644)
@@ -137,6 +140,26 @@ fs.writeFileSync(process.argv[1], JSON.stringify(Object.fromEntries(Object.entri
 		t.Error("the build did not report the precache miss")
 	}
 	checkCarnivore(t, tgt)
+
+	// The same app with require_precache_hit: the miss fails the build
+	// before it touches the machine, naming what differs.
+	ph.run("carnivore packer build (miss, require_precache_hit)", func() {
+		live := tgt.MustRun(t, "readlink /home/node/app/server")
+		var err error
+		out, err = runPacker(t, carnivoreArgs(tgt, "-var", "source_dir="+app, "-var", "require_precache_hit=true")...)
+		if err == nil {
+			t.Fatal("a precache miss with require_precache_hit succeeded")
+		}
+		if want := "require_precache_hit: the primal image's precache does not hold this app's dependencies (miss: precache.lockfile_sha256: image "; !strings.Contains(out, want) {
+			t.Errorf("the failed build's output lacks %q", want)
+		}
+		if strings.Contains(out, "] unpack the app") {
+			t.Error("the build ran steps before refusing the miss")
+		}
+		if got := tgt.MustRun(t, "readlink /home/node/app/server"); got != live {
+			t.Errorf("the live release changed: %s -> %s", live, got)
+		}
+	})
 
 	// A site override nginx rejects fails the build before any reload and
 	// leaves the previous configuration serving.

@@ -6,11 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	cdx "github.com/CycloneDX/cyclonedx-go"
 
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs/releasekeys"
@@ -20,6 +24,8 @@ import (
 )
 
 const primalTemplate = "example/sandbox/primal.pkr.hcl"
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 // Node.js releases the local mirror carries (built from the npm registry).
 const (
@@ -113,10 +119,19 @@ func TestPrimalOnSandbox(t *testing.T) {
 	}
 	// One count for the three plans: the last step is n of n, and the
 	// summary says n steps.
-	if m := regexp.MustCompile(`node-primal: \[(\d+)/(\d+)\] record what this image holds in /etc/node-primal/manifest.json: done in`).FindStringSubmatch(out); m == nil || m[1] != m[2] {
+	// The last one writes the SBOM of what the image holds.
+	if m := regexp.MustCompile(`node-primal: \[(\d+)/(\d+)\] write the SBOM \(CycloneDX: (\d+) npm packages, Node.js, (\d+) OS packages\) to /usr/share/node-primal/sbom.cdx.json: done in`).FindStringSubmatch(out); m == nil || m[1] != m[2] {
 		t.Errorf("the last step is not numbered n of n: %v", m)
-	} else if !strings.Contains(out, "node-primal: "+m[2]+" steps done in ") {
-		t.Errorf("the summary does not count %s steps", m[2])
+	} else {
+		if !strings.Contains(out, "node-primal: "+m[2]+" steps done in ") {
+			t.Errorf("the summary does not count %s steps", m[2])
+		}
+		var doc cdx.BOM
+		if err := cdx.NewBOMDecoder(strings.NewReader(tgt.MustRun(t, "cat /usr/share/node-primal/sbom.cdx.json")), cdx.BOMFileFormatJSON).Decode(&doc); err != nil || doc.Components == nil {
+			t.Errorf("node-primal's SBOM does not parse: %v", err)
+		} else if n := len(*doc.Components); m[3] == "0" || fmt.Sprint(n) != fmt.Sprint(1+atoi(m[3])+atoi(m[4])) {
+			t.Errorf("node-primal's SBOM has %d components; the step said %s npm and %s OS packages, and Node.js", n, m[3], m[4])
+		}
 	}
 	lockSHA := sha256File(t, filepath.Join(repoRoot(t), "example/app/package-lock.json"))
 	ph.run("check the target", func() { checkPrimal(t, tgt, nodeNew, lockSHA) })
