@@ -28,5 +28,19 @@ if ! $snapshot; then
     die "tag $tag does not match version/version.go ($PLUGIN_DEV_VERSION): set Version there to ${tag#v} first"
 fi
 
-echo "goreleaser.sh: API_VERSION=$API_VERSION PLUGIN_DEV_VERSION=$PLUGIN_DEV_VERSION"
-exec "${GORELEASER:-.tools/bin/goreleaser}" "$@"
+# RELEASE_TARGETS=os/arch narrows a snapshot to one target (the cheap form
+# `make e2e` uses): .goreleaser.yml with that one goos and goarch.
+if [ -n "${RELEASE_TARGETS:-}" ]; then
+  [[ $RELEASE_TARGETS =~ ^[a-z0-9]+/[a-z0-9]+$ ]] || die "RELEASE_TARGETS must be one os/arch, such as linux/amd64, got '$RELEASE_TARGETS'"
+  $snapshot || die "RELEASE_TARGETS narrows snapshots only: a release carries every target"
+  cfg=$(mktemp --suffix=.goreleaser.yml)
+  trap 'rm -f "$cfg"' EXIT
+  sed -e "s|^    goos: \[.*\]\$|    goos: [${RELEASE_TARGETS%/*}]|" \
+    -e "s|^    goarch: \[.*\]\$|    goarch: [${RELEASE_TARGETS#*/}]|" .goreleaser.yml >"$cfg"
+  grep -qx "    goos: \[${RELEASE_TARGETS%/*}\]" "$cfg" && grep -qx "    goarch: \[${RELEASE_TARGETS#*/}\]" "$cfg" ||
+    die "cannot narrow .goreleaser.yml to $RELEASE_TARGETS (its builds' goos/goarch lines changed?)"
+  set -- "$@" --config "$cfg"
+fi
+
+echo "goreleaser.sh: API_VERSION=$API_VERSION PLUGIN_DEV_VERSION=$PLUGIN_DEV_VERSION${RELEASE_TARGETS:+ RELEASE_TARGETS=$RELEASE_TARGETS}"
+"${GORELEASER:-.tools/bin/goreleaser}" "$@"

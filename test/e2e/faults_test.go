@@ -60,6 +60,9 @@ func (e *faultEnv) primalArgs(t *testing.T, mirrorURL string, extra ...string) [
 		"-var", "node_version=22",
 		"-var", "ca_certificates=" + hostCAs(t),
 	}
+	// The test mirror signs its SHASUMS256.txt with a key of its own.
+	keys, _ := json.Marshal([]string{e.mirror.Key.PublicKey})
+	args = append(args, "-var", "node_release_keys="+string(keys))
 	return append(append(args, extra...), faultsPrimal)
 }
 

@@ -63,6 +63,12 @@ variable "extra_packages" {
   default = []
 }
 
+variable "node_release_keys" {
+  type        = list(string)
+  default     = []
+  description = "The test mirror's signing key (an armored public key file)."
+}
+
 variable "timeout" {
   type        = string
   default     = ""
@@ -91,5 +97,6 @@ build {
     ca_certificates   = var.ca_certificates
     package_json      = var.package_json
     extra_packages    = var.extra_packages
+    node_release_keys = var.node_release_keys
   }
 }
