@@ -10,7 +10,7 @@
 # as in "ponyfoo-carnivore-production 1700000000".
 
 packer {
-  required_version = ">= 1.11.0"
+  required_version = ">= 1.9.4"
   required_plugins {
     amazon = {
       source  = "github.com/hashicorp/amazon"

@@ -20,7 +20,7 @@
 # (AWS_* variables, ~/.aws with AWS_PROFILE, SSO, an instance role).
 
 packer {
-  required_version = ">= 1.11.0"
+  required_version = ">= 1.9.4"
   required_plugins {
     amazon = {
       source  = "github.com/hashicorp/amazon"

@@ -55,7 +55,14 @@ func runPacker(t testing.TB, args ...string) (string, error) {
 // PKR_VAR_...).
 func runPackerEnv(t testing.TB, env []string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(packer(t), args...)
+	return execPacker(t, packer(t), env, args...)
+}
+
+// execPacker runs the Packer binary bin, whether or not the plugin is
+// installed yet (runPackerEnv checks that it is).
+func execPacker(t testing.TB, bin string, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = repoRoot(t)
 	cmd.Env = append(append(os.Environ(), "CHECKPOINT_DISABLE=1", "PACKER_NO_COLOR=1"), env...)
 	var out bytes.Buffer
