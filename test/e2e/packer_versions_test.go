@@ -375,8 +375,8 @@ func nodeAMILookup(t *testing.T, fake *fakeEC2) {
 
 // manualInstallsOn19 shows what the docs say of Packer 1.9: it matches
 // required_plugins against the installed file's version as is, so a
-// development build (0.1.0-dev) does not satisfy `>= 0.1.0` (Packer 1.10 and
-// later compare the version without its pre-release marker); and a bare
+// development build (0.1.0-dev) does not satisfy `>= 0.1.0` (Packer 1.11.2 and
+// 1.16.0 compare the version without its pre-release marker); and a bare
 // packer-plugin-node in the plugin directory is loaded, but only templates
 // without required_plugins can use it.
 func manualInstallsOn19(t *testing.T, release string) {
