@@ -425,7 +425,7 @@ func sandboxPair(t *testing.T, ph *phases, mirrorDir string) {
 	var out string
 	ph.run("node-primal (example/sandbox/primal.pkr.hcl)", func() {
 		var err error
-		if out, err = runPacker(t, primalArgs(t, tgt, mirror.URL, "-var", "node_version="+nodeNew)...); err != nil {
+		if out, err = runPacker(t, primalArgs(t, tgt, mirror, "-var", "node_version="+nodeNew)...); err != nil {
 			t.Fatalf("primal build failed: %v", err)
 		}
 	})
