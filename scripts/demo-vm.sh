@@ -3,7 +3,7 @@
 # whole immutable pipeline as real VM images, with the plugin and the QEMU
 # builder that `make dev qemu-plugin` installed.
 #
-#   1. a Debian bookworm base qcow2, built from the host's Debian mirror
+#   1. a Debian trixie (13) base qcow2, built from the host's Debian mirror
 #      (test/vm/make-base-image.sh; cached, reused while its recipe holds)
 #   2. a local Node.js mirror on 127.0.0.1 (the guest reaches it as 10.0.2.2)
 #   3. primal.qcow2: packer build example/local/primal.pkr.hcl (qemu builder,

@@ -1,5 +1,5 @@
 # Stage 1 of 2: the base image ("primal") of an app on Amazon EC2, built on
-# the official Debian 12 (bookworm) AMI, or Canonical's Ubuntu 24.04 LTS
+# the official Debian 13 (trixie) AMI, or Canonical's Ubuntu 24.04 LTS
 # (noble) one with -var distribution=ubuntu: packages, nginx, Node.js, the
 # port 80 -> 8080 redirect and the app's production dependencies precached.
 # Build it when the base changes (Node.js major, packages, dependencies), not
@@ -48,7 +48,7 @@ variable "region" {
 variable "distribution" {
   type        = string
   default     = "debian"
-  description = "The base AMI: debian (Debian 12, Debian's own account) or ubuntu (Ubuntu 24.04 LTS, Canonical's account)."
+  description = "The base AMI: debian (Debian 13, Debian's own account) or ubuntu (Ubuntu 24.04 LTS, Canonical's account)."
   validation {
     condition     = contains(["debian", "ubuntu"], var.distribution)
     error_message = "The distribution must be debian or ubuntu."
@@ -80,7 +80,7 @@ locals {
   # The newest official amd64 AMI of each, from its publisher's own account,
   # and the user its cloud images log in as (with passwordless sudo).
   base = {
-    debian = { owner = "136693071363", name = "debian-12-amd64-*", ssh_username = "admin" }
+    debian = { owner = "136693071363", name = "debian-13-amd64-*", ssh_username = "admin" }
     ubuntu = { owner = "099720109477", name = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*", ssh_username = "ubuntu" }
   }[var.distribution]
 }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # make-base-image.sh - the base image of the VM image tests: a bootable Debian
-# qcow2 (bookworm by default) made like a cloud image, built from the Debian
-# mirror the host's apt already uses; no cloud image is downloaded.
+# qcow2 (trixie, Debian 13, by default) made like a cloud image, built from
+# the Debian mirror the host's apt already uses; no cloud image is
+# downloaded.
 #
 # The image: BIOS boot with GRUB, one ext4 partition, systemd, openssh-server
 # (an Ed25519 host key made at first boot), DHCP on eth0, user `admin` with
@@ -12,14 +13,14 @@
 #
 # Usage: make-base-image.sh            (as root; needs loop devices)
 # Prints on stdout, for tests and scripts:
-#   VM_IMAGE=/path/to/debian-bookworm-<recipe>.qcow2
+#   VM_IMAGE=/path/to/debian-trixie-<recipe>.qcow2
 #   VM_SSH_KEY=/path/to/id_ed25519     (private key of user admin)
 #   VM_SSH_USER=admin
 # Progress and timings go to stderr.
 #
 # Env:
 #   VM_CACHE  cache directory (default ${XDG_CACHE_HOME:-$HOME/.cache}/packer-plugin-node/vm)
-#   SUITE     Debian suite (default bookworm)
+#   SUITE     Debian suite (default trixie; bookworm works too)
 #   SIZE      virtual disk size (default 8G; the qcow2 holds only what is used)
 #   MIRROR    Debian mirror URL (default: the host's, from its apt sources)
 #
@@ -32,7 +33,7 @@
 # absolute path: leave it where it is.
 set -euo pipefail
 
-SUITE=${SUITE:-bookworm}
+SUITE=${SUITE:-trixie}
 SIZE=${SIZE:-8G}
 CACHE=${VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/packer-plugin-node/vm}
 GUEST_USER="admin"
@@ -109,6 +110,8 @@ if [ -z "${MIRROR:-}" ]; then
   [ -n "$MIRROR" ] || MIRROR=$(apt_sources | awk '/ main( |$)/ && $1 ~ /\/debian\/?$/ { print $1; exit }')
   [ -n "$MIRROR" ] || die "no Debian mirror with main found in the host's apt sources; set MIRROR"
   SECURITY=$(mirror_for "$SUITE-security")
+  # A host of another release: its security archive serves every suite.
+  [ -n "$SECURITY" ] || SECURITY=$(apt_sources | awk '$2 ~ /-security$/ && / main( |$)/ { print $1; exit }')
 else
   SECURITY=${SECURITY:-}
 fi
