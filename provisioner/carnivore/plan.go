@@ -23,17 +23,22 @@ func (c *Config) site(f core.Facts) nginx.Site {
 		User:        nginx.WorkerUser,
 		Workers:     c.workers(),
 		ServerNames: c.ServerName,
-		StaticRoot:  path.Join(f.Home, "app", "server", c.StaticRoot),
+		StaticRoot:  path.Join(layout(f).Current(), c.StaticRoot),
 		AppPort:     c.AppPort,
 		NginxPort:   c.NginxPort,
 		PublicPort:  c.PublicPort,
 	}
 }
 
+// layout is where the app lives for the instance user of f.
+func layout(f core.Facts) release.Layout {
+	return release.Layout{User: f.User, Group: f.Group, AppDir: path.Join(f.Home, "app")}
+}
+
 // Plan is what node-carnivore does to the machine, in order, for the facts
 // f and the precache verdict v.
 func (c *Config) Plan(f core.Facts, v precache.Verdict) (plan.Plan, error) {
-	l := release.Layout{User: f.User, Group: f.Group, AppDir: path.Join(f.Home, "app")}
+	l := layout(f)
 	site := c.site(f)
 	mainConf, err := c.mainTpl.Render(site)
 	if err != nil {

@@ -179,11 +179,18 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	if err := r.Run(ctx, pl); err != nil {
 		return err
 	}
-	doc, err := c.writeSBOM(ctx, r, f)
+	// The release now live, for the SBOM and the summary.
+	current := layout(f).Current()
+	out, err := r.RootOutput(ctx, "readlink "+shell.Quote(current))
 	if err != nil {
 		return err
 	}
-	return c.summary(ctx, r, f, v, doc)
+	rel := strings.TrimSpace(out)
+	sbomAt, err := c.writeSBOM(ctx, r, f, current, rel)
+	if err != nil {
+		return err
+	}
+	return c.summary(ctx, r, f, v, current, rel, sbomAt)
 }
 
 // checkHit refuses a precache miss when require_precache_hit is set.
@@ -197,15 +204,11 @@ func (c *Config) checkHit(v precache.Verdict) error {
 // writeSBOM writes the image's SBOM on the image, and at sbom_output when
 // set. It runs after the plan, because the SBOM lists what was installed,
 // not what was planned.
-func (c *Config) writeSBOM(ctx context.Context, r *runner.Runner, f core.Facts) (string, error) {
-	current := path.Join(f.Home, "app", "server")
-	rel, err := r.RootOutput(ctx, "readlink "+shell.Quote(current))
-	if err != nil {
-		return "", err
-	}
+// current is the live release's link, rel the release it points to.
+func (c *Config) writeSBOM(ctx context.Context, r *runner.Runner, f core.Facts, current, rel string) (string, error) {
 	where := sbom.Path(c.serviceName())
 	doc, err := sbom.Write(ctx, r, c.Prelude(f, core.DefaultDpkgLockTimeout), current, nodejs.Bin, sbom.Subject{
-		Name: c.serviceName(), Version: path.Base(strings.TrimSpace(rel)),
+		Name: c.serviceName(), Version: path.Base(rel),
 		Distro: f.Distro.ID, DistroVersion: f.Distro.Version,
 		Tool: "packer-plugin-node", ToolVersion: version.PluginVersion.FormattedVersion(),
 	}, where)
@@ -223,12 +226,7 @@ func (c *Config) writeSBOM(ctx context.Context, r *runner.Runner, f core.Facts) 
 
 // summary closes the build with what the image now holds, the things a
 // user would otherwise log in to check.
-func (c *Config) summary(ctx context.Context, r *runner.Runner, f core.Facts, v precache.Verdict, sbomAt string) error {
-	current := path.Join(f.Home, "app", "server")
-	rel, err := r.RootOutput(ctx, "readlink "+shell.Quote(current))
-	if err != nil {
-		return err
-	}
+func (c *Config) summary(ctx context.Context, r *runner.Runner, f core.Facts, v precache.Verdict, current, rel, sbomAt string) error {
 	n, kib, err := precache.Measure(ctx, r.RootOutput, current)
 	if err != nil {
 		return err
@@ -238,7 +236,7 @@ func (c *Config) summary(ctx context.Context, r *runner.Runner, f core.Facts, v 
 		deps = "copied from the precache"
 	}
 	lines := [][2]string{
-		{"release", fmt.Sprintf("%s → %s", current, strings.TrimSpace(rel))},
+		{"release", fmt.Sprintf("%s → %s", current, rel)},
 		{"service", fmt.Sprintf("%s (%s, enabled at boot, running as %s)", c.serviceName(), service.Resolve(c.ServiceManager, f.Systemd), f.User)},
 		{"dependencies", fmt.Sprintf("%d packages, %.1f MiB, %s", n, float64(kib)/1024, deps)},
 		{"nginx", fmt.Sprintf(":%d → nginx :%d → app :%d, server_name %s, static files from %s", c.PublicPort, c.NginxPort, c.AppPort, strings.Join(c.ServerName, " "), path.Join(current, c.StaticRoot))},

@@ -243,7 +243,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	// and the OS packages.
 	dir := c.PrecacheDirFor(f.Home)
 	if _, err := sbom.Write(ctx, r, c.Prelude(f, c.DpkgLockTimeout), dir, nodejs.Bin, sbom.Subject{
-		Name: "precache " + dir, Version: state.NodeVersion,
+		Name: "precache " + dir, Version: c.precacheVersion(f),
 		Distro: f.Distro.ID, DistroVersion: f.Distro.Version,
 		Tool: "packer-plugin-node", ToolVersion: version.PluginVersion.FormattedVersion(),
 	}, sbom.PrimalPath); err != nil {
@@ -259,6 +259,19 @@ func sysctlSummary(settings map[string]string) string {
 		kv = append(kv, k+" = "+settings[k])
 	}
 	return strings.Join(kv, ", ")
+}
+
+// precacheVersion names what the precache holds, for its SBOM: the
+// lockfile's SHA-256 (package.json's without one); "" without a precache.
+func (c *Config) precacheVersion(f core.Facts) string {
+	if c.PackageJSON == "" {
+		return ""
+	}
+	w := c.precacheSpec(f).Want()
+	if w.LockfileSHA256 != "" {
+		return "sha256:" + w.LockfileSHA256
+	}
+	return "sha256:" + w.PackageJSONSHA256
 }
 
 // summary closes the build with what the image now holds, the things a

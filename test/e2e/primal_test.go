@@ -131,6 +131,9 @@ func TestPrimalOnSandbox(t *testing.T) {
 			t.Errorf("node-primal's SBOM does not parse: %v", err)
 		} else if n := len(*doc.Components); m[3] == "0" || fmt.Sprint(n) != fmt.Sprint(1+atoi(m[3])+atoi(m[4])) {
 			t.Errorf("node-primal's SBOM has %d components; the step said %s npm and %s OS packages, and Node.js", n, m[3], m[4])
+		} else if want := "sha256:" + sha256File(t, filepath.Join(repoRoot(t), "example/app/package-lock.json")); doc.Metadata == nil ||
+			doc.Metadata.Component == nil || doc.Metadata.Component.Version != want {
+			t.Errorf("node-primal's SBOM does not describe the precache of the app's lockfile (%s): %+v", want, doc.Metadata)
 		}
 	}
 	lockSHA := sha256File(t, filepath.Join(repoRoot(t), "example/app/package-lock.json"))
