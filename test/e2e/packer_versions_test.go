@@ -349,7 +349,7 @@ func nodeAMILookup(t *testing.T, fake *fakeEC2) {
 	if err := os.WriteFile(tpl, []byte(nodeAMITemplate), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fake.reset([]string{awsImageXML(awsExampleImageID, awsExampleImageName, "2023-11-14T22:13:20.000Z")})
+	fake.reset([]ec2Image{awsImage(awsExampleImageID, awsExampleImageName, "2023-11-14T22:13:20.000Z")})
 	out, err := runPacker(t, "build", tpl)
 	if err != nil {
 		t.Fatalf("packer build with node-ami failed: %v\n%s", err, out)
@@ -363,7 +363,7 @@ func nodeAMILookup(t *testing.T, fake *fakeEC2) {
 		checkDescribeImages(t, reqs[0], "ponyfoo-primal *")
 	}
 
-	fake.reset([]string{awsImageXML(awsExampleImageID, awsExampleImageName, "2023-11-14T22:13:20.000Z")})
+	fake.reset([]ec2Image{awsImage(awsExampleImageID, awsExampleImageName, "2023-11-14T22:13:20.000Z")})
 	out, err = runPacker(t, "validate", "-evaluate-datasources", "example/aws/carnivore.pkr.hcl")
 	if err != nil || !strings.Contains(out, "The configuration is valid.") {
 		t.Errorf("packer validate -evaluate-datasources example/aws/carnivore.pkr.hcl failed: %v\n%s", err, out)
