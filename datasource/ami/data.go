@@ -182,6 +182,12 @@ type DatasourceOutput struct {
 	Tags map[string]string `mapstructure:"tags"`
 }
 
+// unknownValue is what Packer passes for a string not known yet: a
+// `packer validate` that does not run data sources configures this one with
+// `fingerprint = data.node-fingerprint.app.fingerprint` set to it
+// (hcl2template/shim.WriteUnknownPlaceholderValues). Execute never sees it.
+const unknownValue = "<unknown>"
+
 // DefaultTimeout bounds the whole look-up when `timeout` is not set.
 const DefaultTimeout = 2 * time.Minute
 
@@ -277,7 +283,7 @@ func (d *Datasource) Configure(raws ...interface{}) error {
 		}
 	}
 	if c.Fingerprint != "" {
-		if err := fingerprint.Valid(c.Fingerprint); err != nil {
+		if err := fingerprint.Valid(c.Fingerprint); err != nil && c.Fingerprint != unknownValue {
 			add("fingerprint", "%v", err)
 		}
 		if _, ok := c.Tags[fingerprint.TagKey]; ok {

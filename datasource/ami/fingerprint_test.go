@@ -112,6 +112,10 @@ func TestFingerprintMissNamesWhatDiffers(t *testing.T) {
 }
 
 func TestFingerprintOptionsAreChecked(t *testing.T) {
+	// What packer validate passes for another data source's output.
+	if _, err := configureHCL(t, "app_name = \"ponyfoo\"\nregion = \"us-east-1\"\nfingerprint = \"<unknown>\"\n"); err != nil {
+		t.Errorf("Packer's placeholder for a value not known yet: %v", err)
+	}
 	fp := strings.Repeat("0", 64)
 	for _, c := range []struct{ extra, want string }{
 		{`fingerprint = "abc"`, "fingerprint: must be a fingerprint"},

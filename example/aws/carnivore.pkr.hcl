@@ -8,6 +8,10 @@
 #
 # The image is named "<app_name>-carnivore-<environment> <unix timestamp>",
 # as in "ponyfoo-carnivore-production 1700000000".
+#
+# With -var fingerprint=<the app's primal fingerprint> (ci-build.sh passes
+# it), the primal image is the newest with that fingerprint instead, and the
+# build fails unless its precache holds the app's dependencies.
 
 packer {
   required_version = ">= 1.9.4"
@@ -79,10 +83,18 @@ variable "instance_type" {
   description = "The EC2 instance type of the temporary build instance."
 }
 
-# The newest "<app_name>-primal <timestamp>" image owned by this account.
+variable "fingerprint" {
+  type        = string
+  default     = ""
+  description = "The primal fingerprint to build on (node-fingerprint's, as ci-build.sh computes it with primal.pkr.hcl); empty for the newest primal image."
+}
+
+# The newest "<app_name>-primal <timestamp>" image owned by this account,
+# with the fingerprint when one is given.
 data "node-ami" "primal" {
-  app_name = var.app_name
-  region   = var.region
+  app_name    = var.app_name
+  region      = var.region
+  fingerprint = var.fingerprint
 }
 
 source "amazon-ebs" "carnivore" {
@@ -119,5 +131,7 @@ build {
     source      = local.source_dir
     env_file    = local.env_file
     health_path = "/healthz"
+    # A primal image found by fingerprint must hold the app's dependencies.
+    require_precache_hit = var.fingerprint != ""
   }
 }

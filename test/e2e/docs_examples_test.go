@@ -103,10 +103,11 @@ func TestDocsExamples(t *testing.T) {
 	dir := t.TempDir()
 
 	uses := map[string]*regexp.Regexp{
-		"docs/provisioners/primal.mdx":    regexp.MustCompile(`(?m)^\s*provisioner "node-primal"`),
-		"docs/provisioners/carnivore.mdx": regexp.MustCompile(`(?m)^\s*provisioner "node-carnivore"`),
-		"docs/datasources/ami.mdx":        regexp.MustCompile(`(?m)^\s*data "node-ami"`),
-		"docs/README.md":                  regexp.MustCompile(`(?m)^\s*required_plugins\s*\{`),
+		"docs/provisioners/primal.mdx":     regexp.MustCompile(`(?m)^\s*provisioner "node-primal"`),
+		"docs/provisioners/carnivore.mdx":  regexp.MustCompile(`(?m)^\s*provisioner "node-carnivore"`),
+		"docs/datasources/ami.mdx":         regexp.MustCompile(`(?m)^\s*data "node-ami"`),
+		"docs/datasources/fingerprint.mdx": regexp.MustCompile(`(?m)^\s*data "node-fingerprint"`),
+		"docs/README.md":                   regexp.MustCompile(`(?m)^\s*required_plugins\s*\{`),
 	}
 	covered := map[string]bool{}
 	perFile := map[string]int{}
