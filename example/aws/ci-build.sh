@@ -23,7 +23,7 @@
 #   NODE_VERSION (22: exact, a major or lts), NODE_MIRROR (nodejs.org's dist),
 #   PACKER (packer), DRY_RUN (1: steps 1 and 2 only, the builds are printed)
 #
-# Needs Packer 1.10 or newer (validate -evaluate-datasources).
+# Tested with Packer 1.16.0 (test/e2e TestCIBuildScript, with DRY_RUN=1).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${PACKER:=packer}" "${APP_NAME:=ponyfoo}" "${ENVIRONMENT:=production}" "${REGION:=us-east-1}"
