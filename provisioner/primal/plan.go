@@ -149,6 +149,7 @@ func (c *Config) precacheSpec(f core.Facts) precache.Spec {
 		User: f.User, Home: f.Home, Dir: c.PrecacheDirFor(f.Home),
 		PackageJSON: c.packageJSON,
 		Registry:    c.NpmRegistry, Token: c.NpmToken, KeepToken: c.KeepNpmToken,
+		AuditSignatures: c.NpmAuditSignatures,
 	}
 	if c.Lockfile != "" {
 		s.LockfileName = filepath.Base(c.Lockfile)

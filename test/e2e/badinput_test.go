@@ -50,6 +50,7 @@ var badInputs = []badInput{
 	{"node-primal", "npm_registry = \"https://registry.example.test/\"\nnpm_token = \"abc\\nregistry=https://evil\"", "npm_token", "contains characters"},
 	{"node-primal", `http_proxy = "proxy:3128"`, "http_proxy", "is not an http(s) URL"},
 	{"node-primal", `no_proxy = "localhost;reboot"`, "no_proxy", "is not a comma-separated list"},
+	{"node-primal", `npm_audit_signatures = "true"`, "npm_audit_signatures", `"true" is not one of auto, require, off`},
 	{"node-primal", `ca_certificates = ["example/app/package.json"]`, "ca_certificates[0]", "is not a PEM certificate"},
 	{"node-primal", `node_release_keys = ["example/app/no-such-key.asc"]`, "node_release_keys[0]", "no such file"},
 	{"node-primal", `node_release_keys = ["example/app/package.json"]`, "node_release_keys[0]", "not OpenPGP data"},
@@ -76,6 +77,7 @@ var badInputs = []badInput{
 	{"node-carnivore", `env_file = "example/app/app.js"`, "env_file", "is not a JSON object"},
 	{"node-carnivore", `site_conf = "example/app/no-such.conf"`, "site_conf", "no such file"},
 	{"node-carnivore", `instance_user = "root"`, "instance_user", "must not be root"},
+	{"node-carnivore", `npm_audit_signatures = "strict"`, "npm_audit_signatures", `"strict" is not one of auto, require, off`},
 	{"node-carnivore", `precache_dir = "/usr/lib/precache"`, "precache_dir", "is in the system directory /usr/lib"},
 	{"node-carnivore", `https_proxy = "http://proxy example:3128"`, "https_proxy", ""},
 	// node-ami
