@@ -129,7 +129,10 @@ func TestKeysProbeThroughProxy(t *testing.T) {
 	defer reg.Close()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: reg.Certificate().Raw}), 0o644)
+	// relayed counts the bytes the client sent through the tunnels: a
+	// client that opens the tunnel but connects directly sends none.
 	var tunnels atomic.Int32
+	var relayed atomic.Int64
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodConnect || r.Header.Get("Proxy-Authorization") == "" {
 			http.Error(w, "CONNECT with credentials only", http.StatusForbidden)
@@ -143,7 +146,10 @@ func TestKeysProbeThroughProxy(t *testing.T) {
 		tunnels.Add(1)
 		c, buf, _ := http.NewResponseController(w).Hijack()
 		fmt.Fprint(c, "HTTP/1.1 200 Connection established\r\n\r\n")
-		go io.Copy(up, bufio.NewReader(buf))
+		go func() {
+			n, _ := io.Copy(up, bufio.NewReader(buf))
+			relayed.Add(n)
+		}()
 		io.Copy(c, up)
 		c.Close()
 		up.Close()
@@ -152,8 +158,8 @@ func TestKeysProbeThroughProxy(t *testing.T) {
 	// The test server's certificate names 127.0.0.1 and example.com only.
 	out, code := probe(t, "AUDIT_REGISTRY="+reg.URL+"/", "https_proxy="+strings.Replace(proxy.URL, "http://", "http://u:p@", 1),
 		"NODE_EXTRA_CA_CERTS="+ca)
-	if code != 0 || strings.TrimSpace(out) != "2 keys: SHA256:a, SHA256:b" || tunnels.Load() != 1 {
-		t.Errorf("through the proxy: exit %d, %q, %d tunnels", code, out, tunnels.Load())
+	if code != 0 || strings.TrimSpace(out) != "2 keys: SHA256:a, SHA256:b" || tunnels.Load() != 1 || relayed.Load() < 100 {
+		t.Errorf("through the proxy: exit %d, %q, %d tunnels carrying %d bytes from the client", code, out, tunnels.Load(), relayed.Load())
 	}
 	// no_proxy sends it direct.
 	out, code = probe(t, "AUDIT_REGISTRY="+reg.URL+"/", "https_proxy=http://127.0.0.1:1", "no_proxy=localhost,127.0.0.1",

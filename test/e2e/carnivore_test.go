@@ -56,9 +56,13 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 	ph.run("create sandbox target", func() { tgt = sandbox.New(t) })
 	mirror := nodemirror.Serve(t, dir, tgt.HostIP+":0")
 	ph.run("primal packer build", func() {
-		if _, err := runPacker(t, primalArgs(t, tgt, mirror, "-var", "node_version="+nodeNew)...); err != nil {
+		out, err := runPacker(t, primalArgs(t, tgt, mirror, "-var", "node_version="+nodeNew)...)
+		if err != nil {
 			t.Fatalf("primal build failed: %v", err)
 		}
+		// The host's registry publishes no signing keys: npm_audit_signatures
+		// (auto) says so after the precache's install, and goes on.
+		checkNoKeysNotice(t, out)
 	})
 
 	// A precache hit: the app's lockfile is the one primal precached. The
@@ -139,7 +143,13 @@ fs.writeFileSync(process.argv[1], JSON.stringify(Object.fromEntries(Object.entri
 	if !strings.Contains(out, "precache miss: precache.lockfile_sha256: image ") {
 		t.Error("the build did not report the precache miss")
 	}
+	checkNoKeysNotice(t, out)
 	checkCarnivore(t, tgt)
+
+	// The same miss from registries that sign their packages: npm audit
+	// signatures verifies every installed package, and a tampered
+	// signature fails the build (signing_registry_test.go).
+	checkAuditSignatures(t, ph, tgt, app)
 
 	// The same app with require_precache_hit: the miss fails the build
 	// before it touches the machine, naming what differs.

@@ -97,7 +97,8 @@ function get (u, headers) {
           reject(new Error(`the proxy ${redact(proxy)} refused CONNECT ${target}: ${res.statusCode}`))
           return
         }
-        bound(https.get(u, { headers, agent: false, createConnection: () => tls.connect({ socket, servername: u.hostname }) }, onResponse))
+        // No agent: an agent would open its own connection, not use this one.
+        bound(https.get(u, { headers, createConnection: () => tls.connect({ socket, host: u.hostname }) }, onResponse))
       })
       c.end()
     }
