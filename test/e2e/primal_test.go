@@ -107,7 +107,7 @@ func TestPrimalOnSandbox(t *testing.T) {
 		`node-primal: node_version "22" is v` + nodeNew,
 		"SHASUMS256.txt.asc: good signature by " + mirror.Key.Fingerprint + " (nodemirror test mirror <nodemirror@example.test>)",
 		"sha256 ", "verified against SHASUMS256.txt signed by " + mirror.Key.Fingerprint,
-		"] precache production dependencies in /home/node/app/precache (miss: no manifest at /etc/node-primal/manifest.json): done in",
+		"] precache production dependencies in /home/node/app/precache (miss: no manifest at /etc/node-primal/manifest.json), then verify their registry signatures: done in",
 		// The closing summary: what the image now holds.
 		"; the image now holds:",
 		"node-primal:   app account: node (home /home/node)",
@@ -217,7 +217,12 @@ func TestPrimalOnSandbox(t *testing.T) {
 	}
 
 	// Without a lockfile: npm install --omit=dev, and the manifest says so.
-	ph.run("packer build, precache without a lockfile", func() {
+	// From a registry stand-in that signs its packages, with an npm token:
+	// npm audit signatures verifies what was installed, with the install's
+	// registry and token (signing_registry_test.go).
+	signing := startSigningRegistry(t, tgt.HostIP, "")
+	tuf := trustTUFStandIn(t, tgt, "node")
+	ph.run("packer build, precache without a lockfile, from a signing registry", func() {
 		nolock := t.TempDir()
 		b, err := os.ReadFile(filepath.Join(repoRoot(t), "example/app/package.json"))
 		if err != nil {
@@ -227,10 +232,13 @@ func TestPrimalOnSandbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		if out, err = runPacker(t, primalArgs(t, tgt, mirror, "-var", "node_version=22",
-			"-var", "package_json="+filepath.Join(nolock, "package.json"))...); err != nil {
+			"-var", "package_json="+filepath.Join(nolock, "package.json"),
+			"-var", "npm_registry="+signing.URL, "-var", "npm_token="+signing.Token,
+			"-var", "no_proxy="+tgt.HostIP+","+tuf.Host)...); err != nil {
 			t.Fatalf("packer build without a lockfile failed: %v", err)
 		}
 	})
+	checkVerifiedSignatures(t, out, signing)
 	if !strings.Contains(out, "no lockfile: npm install resolves versions now") {
 		t.Error("the build without a lockfile did not use npm install")
 	}

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -338,4 +339,29 @@ func checkAuditSignatures(t *testing.T, ph *phases, tgt *sandbox.Target, app str
 			t.Error("the keys were not asked from the stand-ins (the probe and npm each ask the registry; npm refreshes TUF first)")
 		}
 	})
+}
+
+var verifiedRE = regexp.MustCompile(`(?m)audited (\d+) packages in \d+s\s*\n(?:.*\n)?.*?(\d+) packages have verified registry signatures`)
+
+// checkVerifiedSignatures checks that a build installed from the signing
+// stand-in r and npm audit signatures verified every package it audited,
+// and that every request to r, the keys probe's and npm's alike, carried
+// the build's npm token: the check used the install's registry and token.
+func checkVerifiedSignatures(t *testing.T, out string, r *tokenRegistry) {
+	t.Helper()
+	m := verifiedRE.FindStringSubmatch(out)
+	if m == nil || m[1] != m[2] || m[1] == "0" {
+		t.Errorf("the build output does not say that npm audit signatures verified every package it audited (%q)", m)
+	}
+	if !strings.Contains(out, "registry signatures: "+r.URL+" publishes 1 key: "+r.signing.keyID) {
+		t.Error("the build output does not say the registry publishes its key")
+	}
+	with, without := r.withToken.Load(), r.withoutToken.Load()
+	t.Logf("signing stand-in: %d requests with the npm token, %d without; %d key requests, %d versions signed", with, without, r.signing.keyRequests.Load(), r.signing.signed.Load())
+	if without != 0 || r.signing.keyRequests.Load() < 2 {
+		t.Errorf("the signing stand-in got %d requests without the build's npm token and %d key requests; want none without, and the probe's and npm's", without, r.signing.keyRequests.Load())
+	}
+	if strings.Contains(out, r.Token) {
+		t.Error("the build output shows the npm token")
+	}
 }
