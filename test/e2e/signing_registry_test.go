@@ -365,3 +365,62 @@ func checkVerifiedSignatures(t *testing.T, out string, r *tokenRegistry) {
 		t.Error("the build output shows the npm token")
 	}
 }
+
+// TestSigningRegistry checks the signing stand-in itself, on loopback with
+// Go's crypto instead of npm: the key it publishes verifies the signatures
+// of a packument it forwards from the host's registry, over the message npm
+// checks, and not those of the package it tampers.
+func TestSigningRegistry(t *testing.T) {
+	r := startSigningRegistry(t, "127.0.0.1", "body-parser")
+	get := func(p string, v any) {
+		resp, err := http.Get(r.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("GET %s: %s, Cache-Control %q", p, resp.Status, resp.Header.Get("Cache-Control"))
+		}
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("GET %s: %v", p, err)
+		}
+	}
+	var keys struct {
+		Keys []struct{ Keyid, Keytype, Scheme, Key string }
+	}
+	get("-/npm/v1/keys", &keys)
+	if len(keys.Keys) != 1 || keys.Keys[0].Keytype != "ecdsa-sha2-nistp256" || keys.Keys[0].Scheme != "ecdsa-sha2-nistp256" {
+		t.Fatalf("keys = %+v", keys)
+	}
+	der, _ := base64.StdEncoding.DecodeString(keys.Keys[0].Key)
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified := map[string]int{}
+	for _, name := range []string{"ms", "body-parser"} {
+		var doc struct {
+			Versions map[string]struct {
+				Dist struct {
+					Integrity  string
+					Signatures []struct{ Keyid, Sig string }
+				}
+			}
+		}
+		get(name, &doc)
+		for v, m := range doc.Versions {
+			if len(m.Dist.Signatures) != 1 || m.Dist.Signatures[0].Keyid != keys.Keys[0].Keyid {
+				t.Fatalf("%s@%s: signatures %+v", name, v, m.Dist.Signatures)
+			}
+			sig, _ := base64.StdEncoding.DecodeString(m.Dist.Signatures[0].Sig)
+			sum := sha256.Sum256([]byte(name + "@" + v + ":" + m.Dist.Integrity))
+			if ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), sum[:], sig) {
+				verified[name]++
+			}
+		}
+		t.Logf("%s: %d of %d versions verified", name, verified[name], len(doc.Versions))
+		if want := len(doc.Versions); name == "ms" && verified[name] != want || name == "body-parser" && verified[name] != 0 {
+			t.Errorf("%s: %d of %d versions verify; want all, or none for the tampered package", name, verified[name], want)
+		}
+	}
+}
