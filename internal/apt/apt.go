@@ -68,6 +68,57 @@ func Clean() plan.Step {
 	return plan.Step{Name: "clean apt's package cache", Script: "apt_get clean\ndu -sh /var/cache/apt\n"}
 }
 
+// The files the speed-up step writes and removes.
+const (
+	// SpeedUpMarker records, while the build runs, what the speed-up step
+	// changed; it is gone once Restore has run.
+	SpeedUpMarker = "/var/lib/node-primal/dpkg-speedup"
+	// UnsafeIOSnippet is the dpkg configuration that turns off fsync.
+	UnsafeIOSnippet = "/etc/dpkg/dpkg.cfg.d/node-primal-unsafe-io"
+	// ManDBAutoUpdate is the file whose presence makes man-db's trigger
+	// rebuild its index (debconf's man-db/auto-update writes it).
+	ManDBAutoUpdate = "/var/lib/man-db/auto-update"
+)
+
+type speedUpPaths struct{ Marker, Snippet, AutoUpdate string }
+
+// paths are the speed-up's files under root ("" on a machine; tests run the
+// scripts in a temporary directory).
+func paths(root string) speedUpPaths {
+	return speedUpPaths{root + SpeedUpMarker, root + UnsafeIOSnippet, root + ManDBAutoUpdate}
+}
+
+// SpeedUp makes dpkg faster for the rest of the build: no fsync per file
+// unpacked (dpkg's force-unsafe-io) and no man-db index rebuild per package
+// (man-db's trigger), as Debian's image builders do. Restore undoes both
+// and must run at the end, and after a failure; a rerun after a crash
+// between the two still restores the original state, which the marker
+// keeps.
+func SpeedUp() plan.Step {
+	return plan.Step{
+		Name:   "speed up dpkg for the build (force-unsafe-io, man-db's trigger off; restored at the end)",
+		Script: speedUpScript(""),
+	}
+}
+
+// Restore undoes SpeedUp, as its marker recorded the machine before; it
+// does nothing when SpeedUp has not run.
+func Restore() plan.Step {
+	return plan.Step{Name: "restore dpkg's settings (fsync, man-db's trigger)", Script: RestoreScript()}
+}
+
+// RestoreScript is Restore's script alone: it needs no prelude, so it can
+// run as a plain root command after a failed step.
+func RestoreScript() string { return restoreScript("") }
+
+func speedUpScript(root string) string {
+	return shell.MustRender(scripts, "scripts/speedup.sh", paths(root))
+}
+
+func restoreScript(root string) string {
+	return shell.MustRender(scripts, "scripts/restore.sh", paths(root))
+}
+
 // Universe are the packages node-primal may install that Ubuntu ships in
 // its universe component, not in main (on Debian they are in main).
 var Universe = []string{"graphicsmagick", "iptables-persistent", "netfilter-persistent"}

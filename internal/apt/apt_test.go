@@ -26,6 +26,8 @@ func TestStepsGolden(t *testing.T) {
 		{"install-one", Install("install nginx", []string{"nginx"})},
 		{"install-pinned", Install("install base packages", pinned)},
 		{"clean", Clean()},
+		{"speedup", SpeedUp()},
+		{"restore", Restore()},
 	} {
 		t.Run(c.name, func(t *testing.T) { golden.Steps(t, c.name, c.step) })
 	}
@@ -196,5 +198,64 @@ func TestRequireUniverse(t *testing.T) {
 		if !c.ok && (err == nil || !strings.Contains(string(out), "graphicsmagick: Ubuntu ships them in the universe component")) {
 			t.Errorf("%s: the check passed or did not name the package: %v\n%s", name, err, out)
 		}
+	}
+}
+
+// TestSpeedUpIsRestored runs the speed-up and restore scripts for real in a
+// temporary root: the settings are restored as they were (man-db's file
+// there or not), after a normal run, after a crash between the two followed
+// by a rerun, and a restore with nothing to do changes nothing.
+func TestSpeedUpIsRestored(t *testing.T) {
+	run := func(t *testing.T, script string) string {
+		t.Helper()
+		out, err := exec.Command("/bin/sh", "-eu", "-c", script).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return string(out)
+	}
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	for _, c := range []struct {
+		name    string
+		manDB   bool // man-db installed with auto-update on
+		crashes int  // speed-up runs before the one that gets to restore
+	}{
+		{"man-db on", true, 0},
+		{"no man-db", false, 0},
+		{"man-db on, rerun after a crash", true, 1},
+		{"man-db on, two crashes", true, 2},
+		{"no man-db, rerun after a crash", false, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			p := paths(root)
+			os.MkdirAll(filepath.Dir(p.Snippet), 0o755)
+			if c.manDB {
+				os.MkdirAll(filepath.Dir(p.AutoUpdate), 0o755)
+				os.WriteFile(p.AutoUpdate, nil, 0o644)
+			}
+			for i := 0; i <= c.crashes; i++ {
+				out := run(t, speedUpScript(root))
+				if i > 0 && !strings.Contains(out, "an earlier run did not restore") {
+					t.Errorf("a rerun did not notice the earlier run's marker:\n%s", out)
+				}
+				if b, err := os.ReadFile(p.Snippet); err != nil || !strings.Contains(string(b), "\nforce-unsafe-io\n") {
+					t.Fatalf("dpkg snippet: %v %q", err, b)
+				}
+				if exists(p.AutoUpdate) {
+					t.Fatalf("man-db's auto-update is still on during the build")
+				}
+			}
+			run(t, restoreScript(root))
+			if exists(p.Snippet) || exists(p.Marker) || exists(filepath.Dir(p.Marker)) {
+				t.Errorf("left behind: snippet %v, marker %v, its directory %v", exists(p.Snippet), exists(p.Marker), exists(filepath.Dir(p.Marker)))
+			}
+			if exists(p.AutoUpdate) != c.manDB {
+				t.Errorf("man-db's auto-update is %v after the build; it was %v", exists(p.AutoUpdate), c.manDB)
+			}
+			if out := run(t, restoreScript(root)); !strings.Contains(out, "nothing to restore") || exists(p.AutoUpdate) != c.manDB {
+				t.Errorf("a second restore changed something:\n%s", out)
+			}
+		})
 	}
 }

@@ -37,7 +37,9 @@ func (c *Config) SystemPlan(f core.Facts) (plan.Plan, error) {
 	if err != nil {
 		return p, err
 	}
-	p.Add(account.Ensure(f.User, f.Home), apt.WaitForLock(), apt.Update())
+	// dpkg is sped up for the build and restored by FinishPlan's last apt
+	// step (and by Provision after a failure).
+	p.Add(account.Ensure(f.User, f.Home), apt.SpeedUp(), apt.WaitForLock(), apt.Update())
 	if f.Distro.Ubuntu() {
 		need := apt.NeedUniverse(append(append([]string(nil), c.Packages...), c.ExtraPackages...))
 		if backend == "iptables" {
@@ -91,7 +93,7 @@ func (c *Config) NodePlan(f core.Facts, node nodejs.Tarball) (plan.Plan, error) 
 
 // FinishPlan is the last part, made once node is installed: the precache
 // (installed again only when precache.Check finds the one on the machine
-// out of date), apt's cache emptied, and the manifest that records what
+// out of date), apt's cache emptied, dpkg's settings restored, and the manifest that records what
 // this image holds, written at time now.
 func (c *Config) FinishPlan(f core.Facts, s precache.State, now time.Time) plan.Plan {
 	p := c.newPlan(f)
@@ -119,7 +121,7 @@ func (c *Config) FinishPlan(f core.Facts, s precache.State, now time.Time) plan.
 			m.Created = old.Created
 		}
 	}
-	p.Add(apt.Clean(), precache.Record(m))
+	p.Add(apt.Clean(), apt.Restore(), precache.Record(m))
 	return p
 }
 
@@ -131,7 +133,7 @@ const SBOMSteps = 1
 // the second and third are made (they depend on the mirror and on node),
 // so the build numbers its steps with one count.
 func (c *Config) StepCount(system plan.Plan) int {
-	n := len(system.Steps) + 2 + SBOMSteps // the finish: apt's cache, the manifest
+	n := len(system.Steps) + 3 + SBOMSteps // the finish: apt's cache, dpkg's settings, the manifest
 	switch c.NodeInstaller {
 	case "distro":
 		n += 2

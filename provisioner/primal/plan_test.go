@@ -195,6 +195,7 @@ func TestPlanStepNames(t *testing.T) {
 	}
 	want := []string{
 		"instance user node (a system account without login, password or sudo, made if missing)",
+		"speed up dpkg for the build (force-unsafe-io, man-db's trigger off; restored at the end)",
 		"wait for the dpkg lock",
 		"apt-get update",
 		"install base packages",
@@ -207,6 +208,7 @@ func TestPlanStepNames(t *testing.T) {
 		"install Node.js v22.12.0 (linux-x64, from https://nodejs.org/dist)",
 		"precache production dependencies in /home/node/app/precache (miss: no manifest at /etc/node-primal/manifest.json), then verify their registry signatures",
 		"clean apt's package cache",
+		"restore dpkg's settings (fsync, man-db's trigger)",
 		"record what this image holds in /etc/node-primal/manifest.json",
 	}
 	if strings.Join(names, "|") != strings.Join(want, "|") {

@@ -21,6 +21,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
+	"github.com/nodebake/packer-plugin-node/internal/apt"
 	"github.com/nodebake/packer-plugin-node/internal/cacerts"
 	"github.com/nodebake/packer-plugin-node/internal/core"
 	"github.com/nodebake/packer-plugin-node/internal/fingerprint"
@@ -189,7 +190,7 @@ func (c *Config) Secrets() []string {
 // the release is resolved on the mirror; and the precache and the
 // manifest, once node is there to compare with the manifest of a previous
 // run.
-func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, generatedData map[string]interface{}) error {
+func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, generatedData map[string]interface{}) (err error) {
 	c := &p.config
 	if w := c.SignatureWarning(); w != "" {
 		ui.Error(w)
@@ -208,6 +209,14 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		return err
 	}
 	r.Total = c.StepCount(sys)
+	// From here on dpkg may be sped up (apt.SpeedUp): a build that fails
+	// before FinishPlan restores it still puts dpkg's settings back, so
+	// nothing of it survives into an image (a rerun would restore them too).
+	defer func() {
+		if err != nil {
+			restoreDpkg(ui, r)
+		}
+	}()
 	if err := r.Run(ctx, sys); err != nil {
 		return err
 	}
@@ -251,6 +260,19 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		return err
 	}
 	return c.summary(ctx, r, f, state)
+}
+
+// restoreDpkg runs apt.Restore after a failed build, with a context of its
+// own (the build's may be cancelled), and says how it went.
+func restoreDpkg(ui packersdk.Ui, r *runner.Runner) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := r.RootOutput(ctx, apt.RestoreScript())
+	if err != nil {
+		ui.Error(fmt.Sprintf("node-primal: after the failure, could not restore dpkg's settings (a rerun restores them): %v", err))
+		return
+	}
+	ui.Say("node-primal: after the failure: " + strings.TrimSpace(out))
 }
 
 // sysctlSummary is the persisted kernel settings as "key = value", sorted.
