@@ -21,6 +21,7 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/release"
 	"github.com/nodebake/packer-plugin-node/test/nodemirror"
 	"github.com/nodebake/packer-plugin-node/test/sandbox"
+	"github.com/nodebake/packer-plugin-node/test/toxiproxy"
 )
 
 // The fault tier's templates: the sandbox examples plus ssh_port (Packer
@@ -37,9 +38,9 @@ const (
 type faultEnv struct {
 	tgt      *sandbox.Target
 	mirror   *nodemirror.Mirror
-	ssh      *tproxy // 127.0.0.1:PORT -> target:22
-	mirrorP  *tproxy // host's address on the target's link -> the mirror
-	registry string  // the 503 registry's URL
+	ssh      *toxiproxy.Proxy // 127.0.0.1:PORT -> target:22
+	mirrorP  *toxiproxy.Proxy // host's address on the target's link -> the mirror
+	registry string           // the 503 registry's URL
 	requests *atomic.Int64
 }
 
@@ -235,10 +236,10 @@ func TestFaults(t *testing.T) {
 	e := &faultEnv{}
 	ph.run("create sandbox target and Toxiproxy", func() {
 		e.tgt = sandbox.New(t)
-		tp := startToxiproxy(t)
+		tp := toxiproxy.Start(t)
 		e.mirror = nodemirror.Serve(t, dir, "127.0.0.1:0")
-		e.mirrorP = tp.proxy("mirror", e.tgt.HostIP+":0", e.mirror.Addr)
-		e.ssh = tp.proxy("ssh", "127.0.0.1:0", e.tgt.IP+":22")
+		e.mirrorP = tp.Proxy("mirror", e.tgt.HostIP+":0", e.mirror.Addr)
+		e.ssh = tp.Proxy("ssh", "127.0.0.1:0", e.tgt.IP+":22")
 		e.registry, e.requests = unavailableRegistry(t, e.tgt.HostIP)
 	})
 
@@ -290,9 +291,9 @@ func TestFaults(t *testing.T) {
 // mirror that is slow (4 MB/s, 100 ms latency) but alive: it succeeds.
 func faultSlowMirror(t *testing.T, e *faultEnv) {
 	const rate = 4096 // KB/s
-	e.mirrorP.toxic("slow", "bandwidth", "downstream", map[string]any{"rate": rate})
-	e.mirrorP.toxic("far", "latency", "downstream", map[string]any{"latency": 100, "jitter": 20})
-	defer e.mirrorP.clear()
+	e.mirrorP.Toxic("slow", "bandwidth", "downstream", map[string]any{"rate": rate})
+	e.mirrorP.Toxic("far", "latency", "downstream", map[string]any{"latency": 100, "jitter": 20})
+	defer e.mirrorP.Clear()
 	out, err := runFaultPacker(t, e.primalArgs(t, e.mirrorURL())...)
 	if err != nil {
 		t.Fatalf("primal build through a slow mirror failed: %v", err)
@@ -345,8 +346,8 @@ func faultBlackHole(t *testing.T, e *faultEnv) {
 	index := e.mirror.Requests("index.json")
 	// The mirror gets the request and answers; the answer (and the
 	// mirror's closing the connection) is held back for an hour.
-	e.mirrorP.toxic("hole", "latency", "downstream", map[string]any{"latency": 3600000})
-	defer e.mirrorP.clear()
+	e.mirrorP.Toxic("hole", "latency", "downstream", map[string]any{"latency": 3600000})
+	defer e.mirrorP.Clear()
 	withCreds := "http://nodebake:" + secret + "@" + e.mirrorP.Listen
 	r := startPacker(t, e.primalArgs(t, withCreds, "-var", "timeout="+timeout.String())...)
 	out, err := r.wait(t)
@@ -567,17 +568,17 @@ rm -rf /run/faults-releases`, rel, user))
 func faultSSHReset(t *testing.T, e *faultEnv, home string) {
 	releases := e.tgt.MustRun(t, "ls "+home+"/app/releases")
 	app, sum := appWithFile(t, 24<<20)
-	e.ssh.toxic("thin", "bandwidth", "upstream", map[string]any{"rate": 2048})
-	defer e.ssh.clear()
+	e.ssh.Toxic("thin", "bandwidth", "upstream", map[string]any{"rate": 2048})
+	defer e.ssh.Clear()
 	r := startPacker(t, e.carnivoreArgs("-var", "source_dir="+app)...)
 	if !r.waitFor("] unpack the app into a new release", 2*time.Minute) {
 		out, _ := r.wait(t)
 		t.Fatalf("the build never reached the unpack:\n%s", lastLines(out, 20))
 	}
 	time.Sleep(3 * time.Second)
-	e.ssh.toxic("reset", "reset_peer", "downstream", map[string]any{"timeout": 0})
+	e.ssh.Toxic("reset", "reset_peer", "downstream", map[string]any{"timeout": 0})
 	out, err := r.wait(t)
-	e.ssh.clear()
+	e.ssh.Clear()
 	if err == nil {
 		t.Fatal("the build succeeded through a reset connection")
 	}
