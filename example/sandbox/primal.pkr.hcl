@@ -20,6 +20,11 @@ variable "ssh_username" {
   default = "admin"
 }
 
+variable "ssh_port" {
+  type    = number
+  default = 22
+}
+
 variable "ssh_private_key_file" {
   type = string
 }
@@ -92,6 +97,7 @@ variable "npm_token" {
 
 source "null" "debian" {
   ssh_host             = var.host
+  ssh_port             = var.ssh_port
   ssh_username         = var.ssh_username
   ssh_private_key_file = var.ssh_private_key_file
   ssh_timeout          = "2m"

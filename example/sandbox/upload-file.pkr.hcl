@@ -4,6 +4,11 @@ variable "host" {
   type = string
 }
 
+variable "ssh_port" {
+  type    = number
+  default = 22
+}
+
 variable "ssh_private_key_file" {
   type = string
 }
@@ -14,6 +19,7 @@ variable "source_dir" {
 
 source "null" "debian" {
   ssh_host             = var.host
+  ssh_port             = var.ssh_port
   ssh_username         = "admin"
   ssh_private_key_file = var.ssh_private_key_file
   ssh_timeout          = "2m"

@@ -54,12 +54,37 @@ func Update() plan.Step {
 // apt_install; installed ones are left alone, so a rerun changes nothing.
 // Names must have passed ValidPackage.
 func Install(name string, packages []string) plan.Step {
+	return InstallPreseeded(name, packages, nil)
+}
+
+// InstallPreseeded is Install with debconf answers ("package question type
+// value", the plugin's own, never a user's) given first to packages that
+// are missing, so one apt transaction can install packages that would ask.
+func InstallPreseeded(name string, packages, debconf []string) plan.Step {
 	return plan.Step{
 		Name: name,
 		Script: shell.MustRender(scripts, "scripts/install.sh", struct {
-			Packages []string
-		}{packages}),
+			Packages, Debconf []string
+		}{packages, debconf}),
 	}
+}
+
+// Merge is lists of packages as one, in order, without repeats: a name
+// already there (pinned or not) is not added again, so the user's pin wins.
+func Merge(lists ...[]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range lists {
+		for _, p := range l {
+			name, _, _ := strings.Cut(p, "=")
+			name, _, _ = strings.Cut(name, "/")
+			if !seen[name] {
+				seen[name] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // Clean empties apt's cache of downloaded packages: they are not needed

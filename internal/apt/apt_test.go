@@ -27,6 +27,8 @@ func TestStepsGolden(t *testing.T) {
 		{"install-pinned", Install("install base packages", pinned)},
 		{"clean", Clean()},
 		{"speedup", SpeedUp()},
+		{"install-preseeded", InstallPreseeded("install packages", []string{"nginx", "iptables-persistent"},
+			[]string{"iptables-persistent iptables-persistent/autosave_v4 boolean false"})},
 		{"restore", Restore()},
 	} {
 		t.Run(c.name, func(t *testing.T) { golden.Steps(t, c.name, c.step) })
@@ -92,6 +94,15 @@ func TestInstallFailsWhenAPinIsNotHonoured(t *testing.T) {
 	}
 	if want := "package curl: version 7.88.1-10+deb12u8 was asked for, but 7.88.1-10+deb12u5 is installed"; !strings.Contains(string(out), want) {
 		t.Errorf("output:\n%s\nwant %q", out, want)
+	}
+}
+
+// TestMerge: one list, in order, each name once, the first (the user's
+// pin) winning.
+func TestMerge(t *testing.T) {
+	got := Merge([]string{"git", "curl=7.88.1-10+deb12u8"}, []string{"nginx"}, []string{"curl", "nginx/bookworm-backports", "xz-utils", "git"})
+	if want := "git curl=7.88.1-10+deb12u8 nginx xz-utils"; strings.Join(got, " ") != want {
+		t.Errorf("Merge = %q; want %q", got, want)
 	}
 }
 

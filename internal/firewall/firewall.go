@@ -62,6 +62,23 @@ func Resolve(backend, iptablesVersion string, ufw bool) (string, error) {
 	return backend, nil
 }
 
+// Packages are the Debian packages backend needs, so the build can install
+// them in its one apt transaction (Redirect installs them itself when
+// missing), and the debconf answers to preseed before: iptables-persistent
+// would otherwise save the rules of the moment at install time.
+func Packages(backend string) (packages, debconf []string) {
+	switch backend {
+	case "nftables":
+		return []string{"nftables"}, nil
+	case "iptables":
+		return []string{"iptables", "iptables-persistent"}, []string{
+			"iptables-persistent iptables-persistent/autosave_v4 boolean false",
+			"iptables-persistent iptables-persistent/autosave_v6 boolean false",
+		}
+	}
+	return nil, nil
+}
+
 type redirect struct {
 	From, To     int
 	NftFile      string

@@ -52,24 +52,28 @@ func (c *Config) SystemPlan(f core.Facts) (plan.Plan, error) {
 	if len(c.caCerts) > 0 {
 		p.Add(cacerts.Install(c.caCerts))
 	}
+	// One apt transaction for every package the build needs (the user's,
+	// nginx, the firewall's, the Node.js installer's): apt resolves,
+	// downloads and configures once, instead of once a step.
+	var prereq []string
+	switch c.NodeInstaller {
+	case "tarball":
+		prereq = []string{"curl", "ca-certificates", "xz-utils"}
+		if *c.VerifyNodeSignature {
+			prereq = append(prereq, "gpgv") // Priority: required: there already, unless removed
+		}
+	case "nvm":
+		prereq = []string{"curl", "ca-certificates", "xz-utils"}
+	}
+	fwPackages, debconf := firewall.Packages(backend)
 	p.Add(
-		apt.Install("install base packages", append(append([]string(nil), c.Packages...), c.ExtraPackages...)),
-		apt.Install("install nginx", []string{"nginx"}),
+		apt.InstallPreseeded("install packages (one apt transaction)",
+			apt.Merge(c.Packages, c.ExtraPackages, []string{"nginx"}, fwPackages, prereq), debconf),
 		nginx.EnableAtBoot(),
 		nginx.ProtectLogs(),
 		sysctl.Persist(SysctlFile, c.sysctlSettings()),
 		firewall.Redirect(backend, c.PublicPort, c.NginxPort),
 	)
-	switch c.NodeInstaller {
-	case "tarball":
-		prereq := []string{"curl", "ca-certificates", "xz-utils"}
-		if *c.VerifyNodeSignature {
-			prereq = append(prereq, "gpgv") // Priority: required: there already, unless removed
-		}
-		p.Add(apt.Install("install Node.js installer prerequisites", prereq))
-	case "nvm":
-		p.Add(apt.Install("install Node.js installer prerequisites", []string{"curl", "ca-certificates", "xz-utils"}))
-	}
 	return p, nil
 }
 

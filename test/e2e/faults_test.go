@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebake/packer-plugin-node/internal/apt"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/release"
 	"github.com/nodebake/packer-plugin-node/test/nodemirror"
@@ -343,6 +344,9 @@ func faultBlackHole(t *testing.T, e *faultEnv) {
 	const timeout = 45 * time.Second
 	const secret = "bl4ckH0LEsecret"
 	manifest := e.tgt.MustRun(t, "sha256sum "+precache.ManifestPath)
+	// man-db's index updates on, as on a cloud image with man-db: the
+	// failed build must turn them back on.
+	e.tgt.MustRun(t, "mkdir -p "+filepath.Dir(apt.ManDBAutoUpdate)+" && touch "+apt.ManDBAutoUpdate)
 	index := e.mirror.Requests("index.json")
 	// The mirror gets the request and answers; the answer (and the
 	// mirror's closing the connection) is held back for an hour.
@@ -364,7 +368,9 @@ func faultBlackHole(t *testing.T, e *faultEnv) {
 	}
 	wantAll(t, "the failed build's output", out,
 		"Cancelling provisioner after a timeout",
-		"node_mirror: no answer from http://nodebake:xxxxx@"+e.mirrorP.Listen+"/index.json before the build was stopped (by the provisioner's timeout or an interrupt)")
+		"node_mirror: no answer from http://nodebake:xxxxx@"+e.mirrorP.Listen+"/index.json before the build was stopped (by the provisioner's timeout or an interrupt)",
+		"node-primal: after the failure: dpkg's settings restored (force-unsafe-io off; man-db auto-update on)")
+	checkDpkgRestored(t, e.tgt, true)
 	if strings.Contains(out, secret) {
 		for _, l := range strings.Split(out, "\n") {
 			if strings.Contains(l, secret) {

@@ -16,6 +16,7 @@ import (
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
+	"github.com/nodebake/packer-plugin-node/internal/apt"
 	"github.com/nodebake/packer-plugin-node/internal/fingerprint"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs/releasekeys"
@@ -93,6 +94,11 @@ func TestPrimalOnSandbox(t *testing.T) {
 	ph.run("create sandbox target", func() { tgt = sandbox.New(t) })
 	mirror := nodemirror.Serve(t, dir, tgt.HostIP+":0")
 	args := primalArgs(t, tgt, mirror, "-var", "node_version=22")
+	// man-db, as on a cloud image, with its index updates on: the build
+	// turns them off while it runs and must turn them back on.
+	ph.run("install man-db on the target", func() {
+		tgt.MustRun(t, "apt-get -q update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -qy install --no-install-recommends man-db >/dev/null && test -e "+apt.ManDBAutoUpdate)
+	})
 
 	var out string
 	ph.run("first packer build", func() {
@@ -104,6 +110,8 @@ func TestPrimalOnSandbox(t *testing.T) {
 	for _, want := range []string{
 		"made the system account node (home /home/node)",
 		"] wait for the dpkg lock: done in",
+		"dpkg: force-unsafe-io; man-db: auto-update off (until the end of the build)",
+		"dpkg's settings restored (force-unsafe-io off; man-db auto-update on)",
 		`node-primal: node_version "22" is v` + nodeNew,
 		"SHASUMS256.txt.asc: good signature by " + mirror.Key.Fingerprint + " (nodemirror test mirror <nodemirror@example.test>)",
 		"sha256 ", "verified against SHASUMS256.txt signed by " + mirror.Key.Fingerprint,
@@ -139,6 +147,7 @@ func TestPrimalOnSandbox(t *testing.T) {
 	}
 	lockSHA := sha256File(t, filepath.Join(repoRoot(t), "example/app/package-lock.json"))
 	ph.run("check the target", func() { checkPrimal(t, tgt, nodeNew, lockSHA) })
+	checkDpkgRestored(t, tgt, true)
 	if !strings.Contains(out, "node-primal:   fingerprint: "+readManifest(t, tgt).Fingerprint.Value+" (recipe 1, architecture x86_64, node tarball/"+nodeNew+", ") {
 		t.Error("the summary does not show the manifest's fingerprint")
 	}
@@ -212,6 +221,7 @@ func TestPrimalOnSandbox(t *testing.T) {
 			t.Errorf("build output lacks %q: the lock was not waited for", want)
 		}
 	}
+	checkDpkgRestored(t, tgt, true)
 	if after := tgt.MustRun(t, snapshot); after != before {
 		t.Errorf("the third run changed the machine:\n--- before\n%s\n--- after\n%s", before, after)
 	}
@@ -545,6 +555,19 @@ ls /home/node/app/precache/node_modules | sha256sum
 dpkg-query -W -f '${Package} ${Version} ${Status}\n' | sha256sum
 ls -1 /var/lib/dpkg/updates /usr/local/share/ca-certificates/node-primal
 `
+
+// checkDpkgRestored: nothing of node-primal's dpkg speed-up is left on the
+// machine (no dpkg snippet, no marker), and man-db's index updates are on
+// again when they were before the build (manDB).
+func checkDpkgRestored(t *testing.T, tgt *sandbox.Target, manDB bool) {
+	t.Helper()
+	out := tgt.MustRun(t, "grep -rl unsafe-io /etc/dpkg/dpkg.cfg.d/ || true; ls -d "+apt.SpeedUpMarker+" "+filepath.Dir(apt.SpeedUpMarker)+" 2>/dev/null || true; "+
+		"if [ -e "+apt.ManDBAutoUpdate+" ]; then echo man-db-auto-update=on; else echo man-db-auto-update=off; fi")
+	want := map[bool]string{true: "man-db-auto-update=on", false: "man-db-auto-update=off"}[manDB]
+	if strings.TrimSpace(out) != want {
+		t.Errorf("dpkg's settings were not restored after the build: got\n%s\nwant only %q", out, want)
+	}
+}
 
 // holdDpkgLock takes dpkg's fcntl lock the way dpkg itself does, from a
 // transient service that lets go after 12 seconds.

@@ -20,6 +20,9 @@ if [ -z "$missing" ]; then
   exit 0
 fi
 echo "installing:$missing"
+{{- range .Debconf}}
+echo {{q .}} | debconf-set-selections
+{{- end}}
 # $missing holds names validated to Debian's package-name grammar: no
 # spaces or shell characters, so splitting it on spaces is exact. A pin may
 # be older than what is installed: --allow-downgrades lets apt honour it.
