@@ -20,6 +20,7 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/apt"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/release"
+	"github.com/nodebake/packer-plugin-node/test/logbuf"
 	"github.com/nodebake/packer-plugin-node/test/nodemirror"
 	"github.com/nodebake/packer-plugin-node/test/sandbox"
 	"github.com/nodebake/packer-plugin-node/test/toxiproxy"
@@ -101,7 +102,7 @@ func unavailableRegistry(t *testing.T, hostIP string) (string, *atomic.Int64) {
 // packerRun is a `packer build` running in the background, so that a test
 // can act on the machine or the network while it runs.
 type packerRun struct {
-	out   syncBuffer
+	out   logbuf.Buffer
 	done  chan struct{}
 	err   error
 	start time.Time
@@ -362,7 +363,7 @@ func faultBlackHole(t *testing.T, e *faultEnv) {
 	if r.took > timeout+45*time.Second {
 		t.Errorf("the build took %s to fail with a %s timeout", r.took, timeout)
 	}
-	t.Logf("the build failed after %s; what the user sees:\n%s", r.took.Round(100*time.Millisecond), lastLines(out, 12))
+	t.Logf("the build failed after %s; what the user sees:\n%s", r.took.Round(100*time.Millisecond), logbuf.LastLines(out, 12))
 	if n := e.mirror.Requests("index.json"); n != index+1 {
 		t.Errorf("the mirror had %d requests for index.json through the black hole; want 1", n-index)
 	}
@@ -407,18 +408,18 @@ func faultDpkgRelock(t *testing.T, e *faultEnv) {
 	r := startPacker(t, e.primalArgs(t, e.mirrorURL(), "-var", `extra_packages=["`+pkg+`"]`)...)
 	if !r.waitFor("waiting for the dpkg lock (/var/lib/dpkg/lock-frontend)", 3*time.Minute) {
 		out, _ := r.wait(t)
-		t.Fatalf("the build did not wait for the held lock:\n%s", lastLines(out, 20))
+		t.Fatalf("the build did not wait for the held lock:\n%s", logbuf.LastLines(out, 20))
 	}
 	signal("release")
 	if !r.waitFor("dpkg lock is free", time.Minute) {
 		out, _ := r.wait(t)
-		t.Fatalf("the build did not see the lock free:\n%s", lastLines(out, 20))
+		t.Fatalf("the build did not see the lock free:\n%s", logbuf.LastLines(out, 20))
 	}
 	// Between the wait and the install (apt-get update comes between).
 	signal("retake")
 	if !r.waitFor("installing: "+pkg, 2*time.Minute) {
 		out, _ := r.wait(t)
-		t.Fatalf("the build did not come to the install:\n%s", lastLines(out, 20))
+		t.Fatalf("the build did not come to the install:\n%s", logbuf.LastLines(out, 20))
 	}
 	if _, err := os.Stat(filepath.Join(e.tgt.RootFS, dir, "retaken")); err != nil {
 		t.Errorf("the holder had not retaken the lock when the install began: %v", err)
@@ -579,7 +580,7 @@ func faultSSHReset(t *testing.T, e *faultEnv, home string) {
 	r := startPacker(t, e.carnivoreArgs("-var", "source_dir="+app)...)
 	if !r.waitFor("] unpack the app into a new release", 2*time.Minute) {
 		out, _ := r.wait(t)
-		t.Fatalf("the build never reached the unpack:\n%s", lastLines(out, 20))
+		t.Fatalf("the build never reached the unpack:\n%s", logbuf.LastLines(out, 20))
 	}
 	time.Sleep(3 * time.Second)
 	e.ssh.Toxic("reset", "reset_peer", "downstream", map[string]any{"timeout": 0})
@@ -594,7 +595,7 @@ func faultSSHReset(t *testing.T, e *faultEnv, home string) {
 	wantAll(t, "the failed build's output", out,
 		`step "unpack the app into a new release" failed`,
 		"the connection to the machine was lost while it ran")
-	t.Logf("what the user sees:\n%s", lastLines(out, 15))
+	t.Logf("what the user sees:\n%s", logbuf.LastLines(out, 15))
 	// On the machine, the unpack saw its stream end and removed its release.
 	var got string
 	for i := 0; i < 50; i++ {

@@ -18,10 +18,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/nodebake/packer-plugin-node/test/logbuf"
 )
 
 // Server is a Toxiproxy server the test started on 127.0.0.1.
@@ -64,7 +64,7 @@ func Start(t testing.TB) *Server {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	ln.Close()
 
-	log := &syncBuffer{}
+	log := &logbuf.Buffer{}
 	cmd := exec.Command(bin, "-host", "127.0.0.1", "-port", port)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -84,7 +84,7 @@ func Start(t testing.TB) *Server {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("toxiproxy's log (last lines):\n%s", lastLines(log.String(), 30))
+			t.Logf("toxiproxy's log (last lines):\n%s", logbuf.LastLines(log.String(), 30))
 		}
 	})
 	tp := &Server{t: t, api: "http://127.0.0.1:" + port}
@@ -216,30 +216,4 @@ func (p *Proxy) Link(rtt time.Duration, kbps int) {
 		p.Toxic("bandwidth-up", "bandwidth", "upstream", map[string]any{"rate": kbps})
 		p.Toxic("bandwidth-down", "bandwidth", "downstream", map[string]any{"rate": kbps})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
