@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -100,7 +101,9 @@ type Config struct {
 	// Node.js, and the OS packages. It is always written on the image, at
 	// `/usr/share/node-carnivore/<app_name>-<environment>.cdx.json`, which
 	// Packer's `hcp-sbom` provisioner (Packer 1.12+) can take as its
-	// `source`. Its directory must exist.
+	// `source`. Its directory must exist. With several sources in one
+	// build, give each its own file (`"sbom-${source.name}.cdx.json"`):
+	// builds run in parallel, and the file is replaced whole by each.
 	SBOMOutput string `mapstructure:"sbom_output" required:"false"`
 	// Fail the build, before it touches the machine, when the primal image's
 	// precache does not hold this app's dependencies (a precache miss),
@@ -216,12 +219,36 @@ func (c *Config) writeSBOM(ctx context.Context, r *runner.Runner, f core.Facts, 
 		return "", err
 	}
 	if c.SBOMOutput != "" {
-		if err := os.WriteFile(c.SBOMOutput, doc, 0o644); err != nil {
+		if err := writeAtomic(c.SBOMOutput, doc); err != nil {
 			return "", fmt.Errorf("sbom_output: %w", err)
 		}
 		where += " and " + c.SBOMOutput
 	}
 	return where, nil
+}
+
+// writeAtomic writes b to name through a temporary file in its directory
+// and a rename: builds of several sources running at once with the same
+// sbom_output each leave a whole document there (the last one's), never
+// one torn between two writers.
+func writeAtomic(name string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // gone after the rename; left only on failure
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
 }
 
 // summary closes the build with what the image now holds, the things a
