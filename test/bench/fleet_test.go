@@ -15,24 +15,23 @@ import (
 
 const fleetSize = 4
 
-// TestBenchFleet: one packer build of four sandbox sources, node-primal
+// benchFleet: one packer build of four sandbox sources, node-primal
 // then node-carnivore on each, all in parallel (Packer's default), against
 // the same on four other fresh targets one after another
 // (-parallel-builds=1). Every build must succeed and each target must hold
 // its own result, with nothing left in the staging directories.
-func TestBenchFleet(t *testing.T) {
+func benchFleet(t *testing.T) {
 	mirror := nodemirror.Build(t, nodemirror.Node22)
 	run := func(parallel bool) time.Duration {
 		var tgts []*sandbox.Target
-		vars := map[string]map[string]string{"hosts": {}, "keys": {}, "mirrors": {}, "proxies": {}, "no_proxies": {}}
-		var key string
+		vars := map[string]map[string]string{"hosts": {}, "keys": {}, "mirrors": {}, "node_release_keys": {}, "proxies": {}, "no_proxies": {}}
 		for i := 0; i < fleetSize; i++ {
 			tgt := sandbox.New(t)
 			m := nodemirror.Serve(t, mirror, tgt.HostIP+":0")
 			name := fmt.Sprintf("t%d", i)
 			vars["hosts"][name], vars["keys"][name], vars["mirrors"][name] = tgt.IP, tgt.KeyPath, m.URL
 			vars["proxies"][name], vars["no_proxies"][name] = tgt.ProxyURL, tgt.HostIP
-			key = m.Key.PublicKey
+			vars["node_release_keys"][name] = m.Key.PublicKey
 			tgts = append(tgts, tgt)
 		}
 		args := []string{"build"}
@@ -43,7 +42,7 @@ func TestBenchFleet(t *testing.T) {
 			b, _ := json.Marshal(v)
 			args = append(args, "-var", k+"="+string(b))
 		}
-		args = append(args, "-var", "node_release_key="+key, "-var", "node_version="+nodemirror.Node22, "test/bench/testdata/fleet.pkr.hcl")
+		args = append(args, "-var", "node_version="+nodemirror.Node22, "test/bench/testdata/fleet.pkr.hcl")
 		out, d := packer(t, args...)
 		for i, tgt := range tgts {
 			name := fmt.Sprintf("t%d", i)

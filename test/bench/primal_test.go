@@ -15,11 +15,11 @@ import (
 
 var recipeStepRE = regexp.MustCompile(`(?m)recipe-step: (.*): ([0-9.]+)\s*$`)
 
-// TestBenchPrimal: node-primal against the article's recipe as one plain
+// benchPrimal: node-primal against the article's recipe as one plain
 // shell script (testdata/recipe.sh, Packer's shell provisioner), same
 // inputs, each on a fresh target, in the same run. node-primal goes first,
 // so whatever the mirror or the proxy cache warm up favours the recipe.
-func TestBenchPrimal(t *testing.T) {
+func benchPrimal(t *testing.T) {
 	mirror := nodemirror.Build(t, nodemirror.Node22)
 	ours, theirs := sandbox.New(t), sandbox.New(t)
 	mOurs := nodemirror.Serve(t, mirror, ours.HostIP+":0")

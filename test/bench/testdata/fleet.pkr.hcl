@@ -1,7 +1,8 @@
 # Four sandbox targets in one packer build (test/bench's fleet benchmark):
 # node-primal then node-carnivore on each; Packer runs the four builds in
 # parallel (or one after another with -parallel-builds=1). Each target's
-# settings are maps keyed by its source name: t0 … t3.
+# settings are maps keyed by its source name, t0 … t3: its address, key,
+# Node.js mirror (each test mirror signs with a key of its own) and proxy.
 packer {
   required_plugins {
     node = {
@@ -16,7 +17,7 @@ variable "keys" { type = map(string) }
 variable "mirrors" { type = map(string) }
 variable "proxies" { type = map(string) }
 variable "no_proxies" { type = map(string) }
-variable "node_release_key" { type = string }
+variable "node_release_keys" { type = map(string) }
 variable "node_version" { type = string }
 
 source "null" "target" {
@@ -50,7 +51,7 @@ build {
     dpkg_lock_timeout = "5m"
     node_version      = var.node_version
     node_mirror       = var.mirrors[source.name]
-    node_release_keys = [var.node_release_key]
+    node_release_keys = [var.node_release_keys[source.name]]
     http_proxy        = var.proxies[source.name]
     https_proxy       = var.proxies[source.name]
     no_proxy          = var.no_proxies[source.name]
