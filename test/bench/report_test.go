@@ -45,9 +45,9 @@ func detail(md string) {
 // writes it there with the date, the machine and the command.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	start := time.Now()
+	start, loadStart := time.Now(), loadavg()
 	code := m.Run()
-	table := render(time.Since(start))
+	table := render(time.Since(start), loadStart, loadavg())
 	fmt.Println("\n" + table)
 	if doc := os.Getenv("BENCH_DOC"); doc != "" && code == 0 && len(rows) > 0 {
 		if err := os.WriteFile(filepath.Join(root(), doc), []byte(table), 0o644); err != nil {
@@ -60,7 +60,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func render(took time.Duration) string {
+// loadavg is the host's load average (1, 5, 15 min): other work on a
+// shared machine shows in the numbers.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+func render(took time.Duration, loadStart, loadEnd string) string {
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
 	b.WriteString("Measured side by side in one run by `make bench` (test/bench), on sandbox targets:\n")
@@ -68,6 +78,8 @@ func render(took time.Duration) string {
 	b.WriteString("Numbers are what this machine measured in that run, not promises: other machines and networks differ.\n\n")
 	fmt.Fprintf(&b, "- date: %s (the run took %s)\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), took.Round(time.Second))
 	fmt.Fprintf(&b, "- machine: %s\n", machine())
+	fmt.Fprintf(&b, "- load average (1, 5, 15 min): %s at the start, %s at the end (with %d cores, above %d means other work shared the machine)\n",
+		loadStart, loadEnd, runtime.NumCPU(), runtime.NumCPU())
 	fmt.Fprintf(&b, "- command: `%s` (`go test -tags bench -count=1 -v ./test/bench/`, run as root)\n", command())
 	fmt.Fprintf(&b, "- Packer %s, Go %s\n\n", packerVersion(), runtime.Version())
 	b.WriteString("| part | what | measured | ratio / notes |\n|---|---|---|---|\n")

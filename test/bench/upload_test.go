@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,7 +163,9 @@ func breakdown(t *testing.T, tgt *sandbox.Target, app string, b *strings.Builder
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(tgt.RootFS, "tmp", "bench-app.tar.gz"))
+	// /var/tmp: the target's /tmp is a tmpfs of its own, which the host
+	// does not see through RootFS.
+	f, err := os.Create(filepath.Join(tgt.RootFS, "var", "tmp", "bench-app.tar.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,9 +177,15 @@ func breakdown(t *testing.T, tgt *sandbox.Target, app string, b *strings.Builder
 		t.Fatal(err)
 	}
 	wire := time.Duration(float64(n) / float64(capKBps*1000) * float64(time.Second))
-	out := tgt.MustRun(t, `rm -rf /tmp/bench-unpack && mkdir /tmp/bench-unpack && s=$(date +%s%N) && tar -xzf /tmp/bench-app.tar.gz -C /tmp/bench-unpack && sync && e=$(date +%s%N) && echo $(( (e - s) / 1000000 )); rm -rf /tmp/bench-unpack /tmp/bench-app.tar.gz`)
-	var ms int
-	fmt.Sscan(strings.TrimSpace(out), &ms)
+	out := tgt.MustRun(t, `set -e; rm -rf /var/tmp/bench-unpack; mkdir /var/tmp/bench-unpack
+s=$(date +%s%N); tar -xzf /var/tmp/bench-app.tar.gz -C /var/tmp/bench-unpack; sync; e=$(date +%s%N)
+test "$(find /var/tmp/bench-unpack -type f | wc -l)" -gt 0
+rm -rf /var/tmp/bench-unpack /var/tmp/bench-app.tar.gz
+echo $(( (e - s) / 1000000 ))`)
+	ms, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("unpack time on the target: %q", out)
+	}
 	unpack := time.Duration(ms) * time.Millisecond
 	fmt.Fprintf(b, "\nWhere the example app's upload goes (%d files, %.1f MB, %.1f MB as tar.gz): compression on the host %s "+
 		"(alone; while streaming it overlaps the transfer), the compressed bytes at 100 Mbit/s %s, unpacking on the target %s "+
