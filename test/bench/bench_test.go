@@ -13,7 +13,6 @@ package bench
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,7 +26,6 @@ import (
 
 	"github.com/nodebake/packer-plugin-node/test/nodemirror"
 	"github.com/nodebake/packer-plugin-node/test/sandbox"
-	"github.com/nodebake/packer-plugin-node/test/toxiproxy"
 )
 
 func root() string {
@@ -53,12 +51,7 @@ func packer(t *testing.T, args ...string) (string, time.Duration) {
 }
 
 func packerErr(args ...string) (string, time.Duration, error) {
-	return packerCtx(context.Background(), args...)
-}
-
-// packerCtx is packerErr stopped (killed) when ctx is done.
-func packerCtx(ctx context.Context, args ...string) (string, time.Duration, error) {
-	cmd := exec.CommandContext(ctx, packerBin(), args...)
+	cmd := exec.Command(packerBin(), args...)
 	cmd.Dir = root()
 	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1", "PACKER_NO_COLOR=1")
 	var out bytes.Buffer
@@ -131,31 +124,13 @@ func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f',
 
 func ratio(a, b time.Duration) string { return fmt.Sprintf("%.2f×", float64(a)/float64(b)) }
 
-// TestBench runs every benchmark, one after another, except the file
-// provisioner at 80 ms, which takes most of the run's time waiting on the
-// link and so runs from the start in the background (see slowUpload).
+// TestBench runs every benchmark, one after another.
 func TestBench(t *testing.T) {
-	tp := toxiproxy.Start(t)
-	tree := tenThousandFiles(t)
-	slow := startSlowUpload(t, tp, tree)
-	var ours80 time.Duration
-	var table *strings.Builder
 	t.Run("primal", benchPrimal)
-	t.Run("upload", func(t *testing.T) { ours80, table = uploads(t, tp, tree) })
+	t.Run("upload", benchUpload)
 	t.Run("carnivore", benchCarnivore)
 	t.Run("fleet", benchFleet)
 	t.Run("overhead", benchOverhead)
-	// After a failure the slow one is stopped (slow's context) instead
-	// of waited for.
-	if t.Failed() {
-		return
-	}
-	file80 := slow.wait(t)
-	fmt.Fprintf(table, "\nAt 80 ms the file provisioner took **%s** for the 10,000 files (one run, on a target of its own, while the other benchmarks ran); "+
-		"node-carnivore's upload step %s: **%s**.\n", secs(file80), secs(ours80), ratio(file80, ours80))
-	record("upload", "10,000 files, RTT 80 ms: file provisioner vs node-carnivore upload step",
-		secs(file80)+" vs "+secs(ours80), fmt.Sprintf("**%s** (goal ≥ 10×)", ratio(file80, ours80)))
-	detail(table.String())
 }
 
 // benchCarnivore: node-carnivore on a node-primal image against the
