@@ -97,8 +97,8 @@ func (c *Config) NodePlan(f core.Facts, node nodejs.Tarball) (plan.Plan, error) 
 
 // FinishPlan is the last part, made once node is installed: the precache
 // (installed again only when precache.Check finds the one on the machine
-// out of date), apt's cache emptied, dpkg's settings restored, and the manifest that records what
-// this image holds, written at time now.
+// out of date), apt's cache emptied, dpkg's settings restored, and the
+// manifest that records what this image holds, written at time now.
 func (c *Config) FinishPlan(f core.Facts, s precache.State, now time.Time) plan.Plan {
 	p := c.newPlan(f)
 	m := precache.Manifest{
