@@ -81,7 +81,7 @@ func render(took time.Duration, loadStart, loadEnd string) string {
 	fmt.Fprintf(&b, "- load average (1, 5, 15 min): %s at the start, %s at the end (with %d cores, above %d means other work shared the machine)\n",
 		loadStart, loadEnd, runtime.NumCPU(), runtime.NumCPU())
 	fmt.Fprintf(&b, "- command: `%s` (`go test -tags bench -count=1 -v ./test/bench/`, run as root)\n", command())
-	fmt.Fprintf(&b, "- Packer %s, Go %s\n\n", packerVersion(), runtime.Version())
+	fmt.Fprintf(&b, "- %s, Go %s\n\n", packerVersion(), runtime.Version())
 	b.WriteString("| part | what | measured | ratio / notes |\n|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Part, r.What, r.Measured, r.Notes)
