@@ -10,9 +10,7 @@ package carnivore
 import (
 	"context"
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
+	"github.com/nodebake/packer-plugin-node/internal/atomicfile"
 	"github.com/nodebake/packer-plugin-node/internal/core"
 	"github.com/nodebake/packer-plugin-node/internal/nginx"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
@@ -219,36 +218,13 @@ func (c *Config) writeSBOM(ctx context.Context, r *runner.Runner, f core.Facts, 
 		return "", err
 	}
 	if c.SBOMOutput != "" {
-		if err := writeAtomic(c.SBOMOutput, doc); err != nil {
+		// Replaced whole: sources of one build may share the path.
+		if err := atomicfile.Write(c.SBOMOutput, doc, 0o644); err != nil {
 			return "", fmt.Errorf("sbom_output: %w", err)
 		}
 		where += " and " + c.SBOMOutput
 	}
 	return where, nil
-}
-
-// writeAtomic writes b to name through a temporary file in its directory
-// and a rename: builds of several sources running at once with the same
-// sbom_output each leave a whole document there (the last one's), never
-// one torn between two writers.
-func writeAtomic(name string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // gone after the rename; left only on failure
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
 }
 
 // summary closes the build with what the image now holds, the things a

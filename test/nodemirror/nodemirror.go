@@ -37,6 +37,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nodebake/packer-plugin-node/internal/atomicfile"
 )
 
 // Node releases the tests use: recent patch releases of the two LTS lines.
@@ -334,7 +336,7 @@ func ensureMirror(root string, releases []Release) (string, error) {
 	if old, err := os.ReadFile(filepath.Join(final, "index.json")); err == nil {
 		if !bytes.Equal(old, index) {
 			// Written by an older version of this package: replace it whole.
-			if err := writeFileAtomic(filepath.Join(final, "index.json"), index); err != nil {
+			if err := atomicfile.Write(filepath.Join(final, "index.json"), index, 0o644); err != nil {
 				return "", err
 			}
 		}
@@ -374,28 +376,6 @@ func ensureMirror(root string, releases []Release) (string, error) {
 		return "", err
 	}
 	return final, nil
-}
-
-// writeFileAtomic replaces name with b, so that readers see the old file or
-// the new one.
-func writeFileAtomic(name string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name)+"-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
 }
 
 func copyFile(src, dst string) error {
