@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +22,7 @@ func median(t *testing.T, n int, f func() error) time.Duration {
 		}
 		ds = append(ds, time.Since(start))
 	}
-	slices.Sort(ds)
-	return ds[len(ds)/2]
+	return medianOf(ds)
 }
 
 // benchOverhead: what the plugin costs every Packer command: its
