@@ -42,6 +42,9 @@ type tokenRegistry struct {
 
 	upstream string // the host's registry, with a trailing slash
 	client   *http.Client
+	// Packages the stand-in serves itself (servePackage) instead of
+	// forwarding: name -> its tarball.
+	local map[string]localPackage
 	// Requests that carried "Authorization: Bearer <Token>", those that did
 	// not, and the tarballs served (to either).
 	withToken, withoutToken, tarballs atomic.Int64
@@ -92,6 +95,9 @@ func (r *tokenRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		http.Error(w, "read-only stand-in", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.serveLocal(w, req) {
 		return
 	}
 	target := r.upstream + strings.TrimPrefix(req.URL.EscapedPath(), "/")
@@ -186,9 +192,8 @@ func (r *tokenRegistry) checkTokenUsed(t *testing.T, lockfile string) {
 // converted to a raw disk whose every byte is searched. A value the build
 // wrote to the disk (the lockfile's sha256 in the manifest) must be found
 // by the same search, or finding no token would prove nothing.
-func checkTokenNotOnDisk(t *testing.T, ph *phases, out, image string, r *tokenRegistry) {
+func checkTokenNotOnDisk(t *testing.T, ph *phases, out, image string, r *tokenRegistry, lockfile string) {
 	t.Helper()
-	lockfile := filepath.Join(repoRoot(t), "example", "app", "package-lock.json")
 	r.checkTokenUsed(t, lockfile)
 	if strings.Contains(out, r.Token) {
 		t.Error("the primal build output shows the npm token")
