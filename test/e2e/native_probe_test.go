@@ -28,7 +28,9 @@ import (
 // image's C compiler, against the headers of the image's Node.js. Built
 // into the precache on the image, its build/probe.node must be an ELF
 // shared object for the image's CPU, and load in the image's Node.js,
-// whose arch() then names that CPU.
+// whose arch() then names that CPU. (npm does not show install scripts'
+// output: the addon itself is the evidence. The package holds only its
+// sources, so a probe.node on the image was compiled there.)
 const (
 	nativeProbe        = "native-probe"
 	nativeProbeVersion = "1.0.0"
