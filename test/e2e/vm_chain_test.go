@@ -173,7 +173,7 @@ func vmChain(t *testing.T, arch string) {
 		m := boot(primal)
 		checkPrimalVM(t, m, nodemirror.Node22)
 		checkArch(t, m, arch, nodeArch)
-		checkTokenNotInFiles(t, m, tokenReg.Token)
+		checkTokenNotInFiles(t, m, tokenReg.Token, filepath.Join(app, "package-lock.json"))
 		if native {
 			checkNativeAddon(t, m, "/home/node/app/precache", nodeArch)
 		}
