@@ -76,7 +76,8 @@ func BaseImage(t testing.TB) Base {
 }
 
 // BaseImageFor is BaseImage for an architecture: AMD64, or ARM64 (built
-// through qemu-user: ~10 minutes cold on a 2-core machine).
+// through qemu-user: 21 minutes cold on a busy 2-core machine, ~10 min of
+// CPU; the amd64 one takes under 2).
 func BaseImageFor(t testing.TB, arch string) Base {
 	t.Helper()
 	if arch != AMD64 && arch != ARM64 {
