@@ -48,7 +48,8 @@ import (
 const User = "admin"
 
 // baseImageTimeout bounds make-base-image.sh: host packages and a cold build
-// on a busy machine.
+// on a busy machine. An arm64 build, emulated by qemu-user, took 21 min
+// under load: it gets twice the time.
 const baseImageTimeout = 30 * time.Minute
 
 // Architectures of base images and VMs, as Debian names them.
@@ -90,7 +91,11 @@ func BaseImageFor(t testing.TB, arch string) Base {
 	if err != nil {
 		t.Fatalf("vm: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), baseImageTimeout)
+	timeout := baseImageTimeout
+	if arch == ARM64 {
+		timeout *= 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	c := exec.CommandContext(ctx, "bash", script)
