@@ -24,4 +24,9 @@ integration {
     name = "node-ami"
     slug = "ami"
   }
+  component {
+    type = "data-source"
+    name = "node-fingerprint"
+    slug = "fingerprint"
+  }
 }

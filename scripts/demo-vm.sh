@@ -7,7 +7,9 @@
 #      (test/vm/make-base-image.sh; cached, reused while its recipe holds)
 #   2. a local Node.js mirror on 127.0.0.1 (the guest reaches it as 10.0.2.2)
 #   3. primal.qcow2: packer build example/local/primal.pkr.hcl (qemu builder,
-#      node-primal, example/app's dependencies precached)
+#      node-primal, example/app's dependencies precached), kept under its
+#      fingerprint (example/local/fingerprint.pkr.hcl, node-fingerprint): a
+#      later run with the same app, Node.js and packages reuses it
 #   4. carnivore.qcow2 on it: packer build example/local/carnivore.pkr.hcl
 #      (node-carnivore with example/app, health-gated)
 #   5. a fresh boot of carnivore.qcow2 (writes go to a throwaway overlay), its
@@ -74,7 +76,9 @@ fi
 
 mkdir -p "$DEMO_DIR"
 log=$DEMO_DIR/logs
-rm -rf "$log" "$DEMO_DIR/primal" "$DEMO_DIR/carnivore"
+# Primal images are kept under their fingerprint (step 3); the rest is redone.
+rm -rf "$log" "$DEMO_DIR/carnivore"
+[ -f "$DEMO_DIR/primal/primal.qcow2" ] && rm -rf "$DEMO_DIR/primal" # an older demo's layout
 mkdir -p "$log"
 
 say "1/5 Debian base image (built once from the host's Debian mirror, then reused)"
@@ -104,20 +108,46 @@ phase_done "Node.js mirror"
 cas=
 for f in /usr/local/share/ca-certificates/*.crt; do [ -e "$f" ] && cas+="${cas:+,}\"$f\""; done
 
-say "3/5 packer build example/local/primal.pkr.hcl (qemu $accel, node-primal) -> $DEMO_DIR/primal"
-"$PACKER_BIN" build \
-  -var "base_image=$VM_IMAGE" -var "ssh_private_key_file=$VM_SSH_KEY" -var "ssh_username=$VM_SSH_USER" \
-  -var "output_directory=$DEMO_DIR/primal" -var "accelerator=$accel" \
-  -var "serial_log=$log/primal-build-serial.log" \
-  -var "node_version=$NODE_VERSION" -var "node_mirror=$guest_mirror" \
-  -var "node_release_keys=[\"$log/mirror-key.asc\"]" \
-  -var "ca_certificates=[$cas]" -var "package_json=$PWD/example/app/package.json" \
-  example/local/primal.pkr.hcl || die "primal build (VM console: $log/primal-build-serial.log)"
-phase_done "primal image (packer build)"
+# The primal image's fingerprint, computed on this host by node-fingerprint
+# from the settings node-primal gets (the mirror as the host reaches it). A
+# primal image with that fingerprint on the same base image is kept and
+# reused; any change to what it would hold (the lockfile, the Node.js
+# release, the packages, node-primal's recipe) builds a new one.
+fp_line=$("$PACKER_BIN" build -var "node_version=$NODE_VERSION" -var "node_mirror=$mirror_url" \
+  -var "package_json=$PWD/example/app/package.json" example/local/fingerprint.pkr.hcl 2>&1 |
+  tee "$log/fingerprint.log" | grep -o 'node-fingerprint: fingerprint=[0-9a-f]\{64\}' | head -n1) ||
+  { cat "$log/fingerprint.log"; die "computing the primal fingerprint (example/local/fingerprint.pkr.hcl)"; }
+fingerprint=${fp_line##*=}
+primal_dir=$DEMO_DIR/primal/$fingerprint
+echo "primal fingerprint: $fingerprint"
+
+if [ -z "${DEMO_REBUILD_PRIMAL:-}" ] && [ -f "$primal_dir/primal.qcow2" ] && [ "$(cat "$primal_dir/base" 2>/dev/null)" = "$VM_IMAGE" ]; then
+  say "3/5 primal image with this fingerprint kept from an earlier run: $primal_dir (DEMO_REBUILD_PRIMAL=1 rebuilds it)"
+  phase_done "primal image (kept: same fingerprint)"
+else
+  say "3/5 packer build example/local/primal.pkr.hcl (qemu $accel, node-primal) -> $primal_dir"
+  rm -rf "$primal_dir"
+  "$PACKER_BIN" build \
+    -var "base_image=$VM_IMAGE" -var "ssh_private_key_file=$VM_SSH_KEY" -var "ssh_username=$VM_SSH_USER" \
+    -var "output_directory=$primal_dir" -var "accelerator=$accel" \
+    -var "serial_log=$log/primal-build-serial.log" \
+    -var "node_version=$NODE_VERSION" -var "node_mirror=$guest_mirror" \
+    -var "node_release_keys=[\"$log/mirror-key.asc\"]" \
+    -var "ca_certificates=[$cas]" -var "package_json=$PWD/example/app/package.json" \
+    example/local/primal.pkr.hcl 2>&1 | tee "$log/primal-build.log" || die "primal build (VM console: $log/primal-build-serial.log)"
+  grep -q "fingerprint: $fingerprint " "$log/primal-build.log" ||
+    die "node-primal recorded another fingerprint than node-fingerprint computed ($fingerprint): see $log/primal-build.log"
+  echo "$VM_IMAGE" >"$primal_dir/base" # marks it complete, on this base
+  # Only the newest primal image is kept.
+  for d in "$DEMO_DIR"/primal/*/; do
+    [ "${d%/}" = "$primal_dir" ] || rm -rf "${d%/}"
+  done
+  phase_done "primal image (packer build)"
+fi
 
 say "4/5 packer build example/local/carnivore.pkr.hcl (qemu $accel, node-carnivore, example/app) -> $DEMO_DIR/carnivore"
 if ! "$PACKER_BIN" build \
-  -var "primal_image=$DEMO_DIR/primal/primal.qcow2" \
+  -var "primal_image=$primal_dir/primal.qcow2" \
   -var "ssh_private_key_file=$VM_SSH_KEY" -var "ssh_username=$VM_SSH_USER" \
   -var "output_directory=$DEMO_DIR/carnivore" -var "accelerator=$accel" \
   -var "serial_log=$log/carnivore-build-serial.log" \
@@ -188,7 +218,7 @@ phase_done "checks"
 
 say "done in $((SECONDS - t0))s"
 printf '%s\n' "${timings[@]}"
-du_primal=$(du -m "$DEMO_DIR/primal/primal.qcow2" | cut -f1)
+du_primal=$(du -m "$primal_dir/primal.qcow2" | cut -f1)
 du_carnivore=$(du -m "$DEMO_DIR/carnivore/carnivore.qcow2" | cut -f1)
-echo "images: $DEMO_DIR/primal/primal.qcow2 (${du_primal} MiB over the base), $DEMO_DIR/carnivore/carnivore.qcow2 (${du_carnivore} MiB over primal)"
+echo "images: $primal_dir/primal.qcow2 (${du_primal} MiB over the base), $DEMO_DIR/carnivore/carnivore.qcow2 (${du_carnivore} MiB over primal)"
 echo "boot it yourself: qemu-system-x86_64 -machine accel=$accel -cpu max -m 2048 -snapshot -drive file=$DEMO_DIR/carnivore/carnivore.qcow2,if=virtio -nic user,hostfwd=tcp:127.0.0.1:8080-:80 -display none"

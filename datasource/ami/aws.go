@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/nodebake/packer-plugin-node/internal/fingerprint"
 )
 
 // describeImagesFunc is the one EC2 operation this data source calls.
@@ -158,6 +160,10 @@ func execute(ctx context.Context, c *Config) (*DatasourceOutput, error) {
 		return nil, err
 	}
 	img, err := findNewest(ctx, describe, c)
+	var none *noImageError
+	if errors.As(err, &none) && c.Fingerprint != "" {
+		err = explainMiss(ctx, describe, c, err)
+	}
 	if err != nil {
 		if timedOut(ctx, err) {
 			where := ec2Endpoint.endpoint()
@@ -285,8 +291,8 @@ func (c *Config) filters() []types.Filter {
 	if c.Architecture != "" {
 		fs = append(fs, types.Filter{Name: aws.String("architecture"), Values: []string{c.Architecture}})
 	}
-	for _, k := range sortedKeys(c.Tags) {
-		fs = append(fs, types.Filter{Name: aws.String("tag:" + k), Values: []string{c.Tags[k]}})
+	for _, k := range sortedKeys(c.searchTags()) {
+		fs = append(fs, types.Filter{Name: aws.String("tag:" + k), Values: []string{c.searchTags()[k]}})
 	}
 	return fs
 }
@@ -330,7 +336,7 @@ func findNewest(ctx context.Context, describe describeImagesFunc, c *Config) (*t
 		}
 	}
 	if len(candidates) == 0 {
-		return nil, fmt.Errorf("node-ami: no available image found for %s", c.describeSearch())
+		return nil, &noImageError{search: c.describeSearch()}
 	}
 	sort.SliceStable(candidates, func(i, j int) bool { return candidates[i].newerThan(candidates[j]) })
 	best := candidates[0].image
@@ -373,10 +379,10 @@ func deprecated(img types.Image, now time.Time) bool {
 // describeSearch states everything the search used, for logs and errors.
 func (c *Config) describeSearch() string {
 	tags := "none"
-	if len(c.Tags) > 0 {
-		parts := make([]string, 0, len(c.Tags))
-		for _, k := range sortedKeys(c.Tags) {
-			parts = append(parts, fmt.Sprintf("%s=%q", k, c.Tags[k]))
+	if st := c.searchTags(); len(st) > 0 {
+		parts := make([]string, 0, len(st))
+		for _, k := range sortedKeys(st) {
+			parts = append(parts, fmt.Sprintf("%s=%q", k, st[k]))
 		}
 		tags = strings.Join(parts, ", ")
 	}
@@ -386,6 +392,62 @@ func (c *Config) describeSearch() string {
 	}
 	return fmt.Sprintf("name pattern %q, owners [%s], tags {%s}, architecture %s, include_deprecated %t, region %s",
 		c.NamePattern(), strings.Join(c.Owners, ", "), tags, arch, c.IncludeDeprecated, c.Region)
+}
+
+// searchTags are the tags an image must carry: tags, and the fingerprint's.
+func (c *Config) searchTags() map[string]string {
+	if c.Fingerprint == "" {
+		return c.Tags
+	}
+	t := map[string]string{fingerprint.TagKey: c.Fingerprint}
+	for k, v := range c.Tags {
+		t[k] = v
+	}
+	return t
+}
+
+// noImageError is a search that found nothing.
+type noImageError struct{ search string }
+
+func (e *noImageError) Error() string {
+	return "node-ami: no available image found for " + e.search
+}
+
+// explainMiss turns a fingerprint search that found nothing into an error
+// that names the newest image matching everything but the fingerprint
+// and, when its tags and fingerprint_parts tell, the parts that differ.
+func explainMiss(ctx context.Context, describe describeImagesFunc, c *Config, miss error) error {
+	without := *c
+	without.Fingerprint = ""
+	img, err := findNewest(ctx, describe, &without)
+	var none *noImageError
+	switch {
+	case errors.As(err, &none):
+		return fmt.Errorf("node-ami: no available image with fingerprint %s, and none without it either: %w", c.Fingerprint, err)
+	case err != nil:
+		return fmt.Errorf("%w (and looking for the newest image without the fingerprint failed: %v)", miss, err)
+	}
+	out := outputFor(img)
+	have := out.Tags[fingerprint.TagKey]
+	if have == "" {
+		have = "none"
+	}
+	msg := fmt.Sprintf("node-ami: no available image with fingerprint %s for %s; the newest image without that filter is %s (%q, created %s), whose fingerprint is %s",
+		c.Fingerprint, c.describeSearch(), out.ID, out.Name, out.CreationDate, have)
+	parts := fingerprint.PartsFromTags(out.Tags)
+	switch {
+	case parts == nil:
+		msg += "; its tags do not say what it was made of (no " + fingerprint.PartTagPrefix + "* tags)"
+	case len(c.FingerprintParts) == 0:
+		msg += "; set fingerprint_parts to the node-fingerprint data source's parts to learn which differ"
+	default:
+		if d := fingerprint.Diff(c.FingerprintParts, parts); len(d) > 0 {
+			msg += "; it differs in " + strings.Join(d, ", ")
+		} else {
+			msg += "; its parts' tags match fingerprint_parts: its node:fingerprint tag was set by hand, or fingerprint_parts is not this fingerprint's"
+		}
+	}
+	return errors.New(msg + ". Build a primal image for this fingerprint")
 }
 
 // describeError explains a failed DescribeImages call.

@@ -22,6 +22,8 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/nodebake/packer-plugin-node/internal/fingerprint"
 )
 
 // Roles an image can have, as named by the node-primal and node-carnivore
@@ -87,6 +89,20 @@ type Config struct {
 	// the given value (sent as `tag:<key>` filters). For example
 	// `{ app = "ponyfoo", stage = "approved" }`.
 	Tags map[string]string `mapstructure:"tags" required:"false"`
+	// Only consider images with this fingerprint (the `node:fingerprint`
+	// tag), as the node-fingerprint data source computes it:
+	// `fingerprint = data.node-fingerprint.app.fingerprint` finds the
+	// newest primal image whose precache matches the app. When there is
+	// none, the error says so, names the newest image that matches without
+	// it, and, with `fingerprint_parts`, which parts of its fingerprint
+	// differ (read from its `node:fingerprint:<part>` tags), so a pipeline
+	// can build a primal image only when it must (see the CI recipe in
+	// `example/aws/ci-build.sh`).
+	Fingerprint string `mapstructure:"fingerprint" required:"false"`
+	// The parts of `fingerprint`, as node-fingerprint outputs them
+	// (`data.node-fingerprint.app.parts`): used only to explain a miss.
+	// Requires `fingerprint`.
+	FingerprintParts map[string]string `mapstructure:"fingerprint_parts" required:"false"`
 	// Only consider images of this architecture: `i386`, `x86_64`,
 	// `arm64`, `x86_64_mac` or `arm64_mac`. Defaults to any architecture.
 	Architecture string `mapstructure:"architecture" required:"false"`
@@ -165,6 +181,12 @@ type DatasourceOutput struct {
 	// The image's tags, as a map from key to value.
 	Tags map[string]string `mapstructure:"tags"`
 }
+
+// unknownValue is what Packer passes for a string not known yet: a
+// `packer validate` that does not run data sources configures this one with
+// `fingerprint = data.node-fingerprint.app.fingerprint` set to it
+// (hcl2template/shim.WriteUnknownPlaceholderValues). Execute never sees it.
+const unknownValue = "<unknown>"
 
 // DefaultTimeout bounds the whole look-up when `timeout` is not set.
 const DefaultTimeout = 2 * time.Minute
@@ -258,6 +280,22 @@ func (d *Datasource) Configure(raws ...interface{}) error {
 	for _, k := range sortedKeys(c.Tags) {
 		if strings.TrimSpace(k) == "" {
 			add("tags", "keys must not be blank")
+		}
+	}
+	if c.Fingerprint != "" {
+		if err := fingerprint.Valid(c.Fingerprint); err != nil && c.Fingerprint != unknownValue {
+			add("fingerprint", "%v", err)
+		}
+		if _, ok := c.Tags[fingerprint.TagKey]; ok {
+			add("tags", "must not hold %q: set fingerprint instead", fingerprint.TagKey)
+		}
+	}
+	if len(c.FingerprintParts) > 0 && c.Fingerprint == "" {
+		add("fingerprint_parts", "needs fingerprint: the parts only explain a fingerprint that matched no image")
+	}
+	for _, k := range sortedKeys(c.FingerprintParts) {
+		if !contains(fingerprint.Names, k) {
+			add("fingerprint_parts", "%q is not a part of a fingerprint (%s)", k, strings.Join(fingerprint.Names, ", "))
 		}
 	}
 	if c.Architecture != "" && !contains(architectures, c.Architecture) {

@@ -45,6 +45,8 @@ type FlatConfig struct {
 	Name                  *string               `mapstructure:"name" required:"false" cty:"name" hcl:"name"`
 	Owners                []string              `mapstructure:"owners" required:"false" cty:"owners" hcl:"owners"`
 	Tags                  map[string]string     `mapstructure:"tags" required:"false" cty:"tags" hcl:"tags"`
+	Fingerprint           *string               `mapstructure:"fingerprint" required:"false" cty:"fingerprint" hcl:"fingerprint"`
+	FingerprintParts      map[string]string     `mapstructure:"fingerprint_parts" required:"false" cty:"fingerprint_parts" hcl:"fingerprint_parts"`
 	Architecture          *string               `mapstructure:"architecture" required:"false" cty:"architecture" hcl:"architecture"`
 	IncludeDeprecated     *bool                 `mapstructure:"include_deprecated" required:"false" cty:"include_deprecated" hcl:"include_deprecated"`
 	Region                *string               `mapstructure:"region" required:"true" cty:"region" hcl:"region"`
@@ -77,6 +79,8 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"name":                    &hcldec.AttrSpec{Name: "name", Type: cty.String, Required: false},
 		"owners":                  &hcldec.AttrSpec{Name: "owners", Type: cty.List(cty.String), Required: false},
 		"tags":                    &hcldec.AttrSpec{Name: "tags", Type: cty.Map(cty.String), Required: false},
+		"fingerprint":             &hcldec.AttrSpec{Name: "fingerprint", Type: cty.String, Required: false},
+		"fingerprint_parts":       &hcldec.AttrSpec{Name: "fingerprint_parts", Type: cty.Map(cty.String), Required: false},
 		"architecture":            &hcldec.AttrSpec{Name: "architecture", Type: cty.String, Required: false},
 		"include_deprecated":      &hcldec.AttrSpec{Name: "include_deprecated", Type: cty.Bool, Required: false},
 		"region":                  &hcldec.AttrSpec{Name: "region", Type: cty.String, Required: false},

@@ -307,7 +307,7 @@ func TestSpecsNameEveryOption(t *testing.T) {
 	d := &Datasource{}
 	want := []string{"app_name", "role", "environment", "name", "owners", "tags", "architecture",
 		"include_deprecated", "region", "access_key", "secret_key", "token", "profile",
-		"shared_credentials_file", "assume_role", "custom_endpoint_ec2", "max_retries", "timeout"}
+		"shared_credentials_file", "assume_role", "custom_endpoint_ec2", "max_retries", "timeout", "fingerprint", "fingerprint_parts"}
 	spec := d.ConfigSpec()
 	for _, k := range want {
 		if _, ok := spec[k]; !ok {

@@ -239,6 +239,33 @@ func (f *fakeAWS) servePages(pages ...[]fakeImage) {
 	}
 }
 
+// serveImages makes DescribeImages answer, in one page, with the images
+// that pass the request's tag filters (tag:<key> = one value), as EC2
+// applies them; the name pattern is not checked.
+func (f *fakeAWS) serveImages(images []fakeImage) {
+	f.describe = func(n int, form url.Values) answer {
+		want := map[string]string{}
+		for i := 1; form.Get(fmt.Sprintf("Filter.%d.Name", i)) != ""; i++ {
+			if k, ok := strings.CutPrefix(form.Get(fmt.Sprintf("Filter.%d.Name", i)), "tag:"); ok {
+				want[k] = form.Get(fmt.Sprintf("Filter.%d.Value.1", i))
+			}
+		}
+		var match []fakeImage
+		for _, im := range images {
+			ok := true
+			for k, v := range want {
+				if im.Tags[k] != v {
+					ok = false
+				}
+			}
+			if ok {
+				match = append(match, im)
+			}
+		}
+		return answer{200, describeImagesXML(match, "")}
+	}
+}
+
 // blackHole is a TCP endpoint on loopback that accepts connections and
 // holds them open without ever writing a byte: an EC2 or STS endpoint that
 // is reachable but never answers.

@@ -13,6 +13,10 @@
 #
 # The image is named "<app_name>-carnivore-<environment> <unix timestamp>",
 # as in "ponyfoo-carnivore-production 1700000000".
+#
+# With -var fingerprint=<the app's primal fingerprint> (ci-build.sh passes
+# it), the primal image is the newest with that fingerprint instead, and the
+# build fails unless its precache holds the app's dependencies.
 
 packer {
   required_version = ">= 1.9.4"
@@ -94,12 +98,20 @@ variable "instance_type" {
   description = "The EC2 instance type of the temporary build instance; null: t3.micro, or t4g.small for arm64 (Graviton)."
 }
 
+variable "fingerprint" {
+  type        = string
+  default     = ""
+  description = "The primal fingerprint to build on (node-fingerprint's, as ci-build.sh computes it with primal.pkr.hcl); empty for the newest primal image."
+}
+
 # The newest "<app_name>-primal <timestamp>" image of the architecture owned
-# by this account: an arm64 release is never built on an x86_64 primal.
+# by this account (an arm64 release is never built on an x86_64 primal),
+# with the fingerprint when one is given.
 data "node-ami" "primal" {
   app_name     = var.app_name
   region       = var.region
   architecture = var.architecture
+  fingerprint  = var.fingerprint
 }
 
 source "amazon-ebs" "carnivore" {
@@ -136,5 +148,7 @@ build {
     source      = local.source_dir
     env_file    = local.env_file
     health_path = "/healthz"
+    # A primal image found by fingerprint must hold the app's dependencies.
+    require_precache_hit = var.fingerprint != ""
   }
 }

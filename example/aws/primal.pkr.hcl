@@ -24,7 +24,14 @@
 # is covered by golden plans, not by booted machines (see docs/README.md).
 #
 # The image is named "<app_name>-primal <unix timestamp>", as in
-# "ponyfoo-primal 1700000000". Credentials come from the usual AWS places
+# "ponyfoo-primal 1700000000", and tagged with its fingerprint
+# (node:fingerprint and its parts, from the node-fingerprint data source), so
+# carnivore.pkr.hcl -var fingerprint=... finds the primal image that matches
+# the app. ci-build.sh builds this image only when none matches:
+#
+#   packer build -only=fingerprint.null.fingerprint example/aws/primal.pkr.hcl
+#
+# prints the fingerprint without starting any machine. Credentials come from the usual AWS places
 # (AWS_* variables, ~/.aws with AWS_PROFILE, SSO, an instance role).
 
 packer {
@@ -85,6 +92,12 @@ variable "node_version" {
   description = "The Node.js version node-primal installs: exact (22.12.0), a major (22: its newest release) or lts."
 }
 
+variable "node_mirror" {
+  type        = string
+  default     = "https://nodejs.org/dist"
+  description = "A mirror in nodejs.org's dist layout, where node_version is resolved (on this host, for the fingerprint) and Node.js downloaded."
+}
+
 variable "package_json" {
   type        = string
   default     = null
@@ -104,6 +117,18 @@ locals {
     ubuntu = { owner = "099720109477", name = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${local.arch}-server-*", ssh_username = "ubuntu" }
   }[var.distribution]
   instance_type = var.instance_type != null ? var.instance_type : (var.architecture == "arm64" ? "t4g.small" : "t3.micro")
+}
+
+# The fingerprint of what node-primal puts on the image, computed here from
+# the same settings node-primal gets (node_version is resolved to the exact
+# release through node_mirror; node-primal records the fingerprint of what
+# it installed in its manifest and prints it, to compare).
+# (Packer before 1.12 evaluates data sources before locals: no local here.)
+data "node-fingerprint" "app" {
+  architecture = var.architecture
+  node_version = var.node_version
+  node_mirror  = var.node_mirror
+  package_json = coalesce(var.package_json, "${path.root}/../app/package.json")
 }
 
 # The base AMI's filter is resolved when the build starts, not by
@@ -128,17 +153,17 @@ source "amazon-ebs" "primal" {
   # {{timestamp}} is the build's start as Unix seconds: AMI names must be
   # unique, and the node-ami data source picks the newest by creation date.
   ami_name        = "${var.app_name}-primal {{timestamp}}"
-  ami_description = "${var.app_name} base image (node-primal, Node.js ${var.node_version}) on {{ .SourceAMIName }}"
+  ami_description = "${var.app_name} base image (node-primal, Node.js ${data.node-fingerprint.app.node_version}) on {{ .SourceAMIName }}"
 
-  tags = {
+  tags = merge({
     App             = var.app_name
     Role            = "primal"
     Base_AMI_ID     = "{{ .SourceAMI }}"
     Base_AMI_Name   = "{{ .SourceAMIName }}"
-    Node_Version    = var.node_version
+    Node_Version    = data.node-fingerprint.app.node_version
     Architecture    = var.architecture
     Built_By_Packer = "true"
-  }
+  }, data.node-fingerprint.app.tags)
   run_tags = {
     App  = var.app_name
     Role = "primal-build"
@@ -152,10 +177,29 @@ build {
     # instance_user defaults to "node", a system account node-primal makes
     # (no password, no login shell, no sudo), which owns the precache in
     # /home/node/app/precache; "admin" would give the app admin's sudo.
+    # ci-build.sh passes the exact release the fingerprint names, so
+    # node-primal installs that very one. (A data source's output cannot go
+    # here: `packer validate` would give node-primal a placeholder.)
     node_version = var.node_version
+    node_mirror  = var.node_mirror
     package_json = local.package_json
     # First boot runs cloud-init and unattended-upgrades, which hold the
     # dpkg lock for a while.
     dpkg_lock_timeout = "10m"
+  }
+}
+
+# The fingerprint alone, with no machine started: ci-build.sh runs
+# `packer build -only=fingerprint.null.fingerprint` to learn it.
+source "null" "fingerprint" {
+  communicator = "none"
+}
+
+build {
+  name    = "fingerprint"
+  sources = ["source.null.fingerprint"]
+
+  provisioner "shell-local" {
+    inline = ["echo 'node-fingerprint: fingerprint=${data.node-fingerprint.app.fingerprint} node_version=${data.node-fingerprint.app.node_version}'"]
   }
 }

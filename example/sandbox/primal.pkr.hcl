@@ -77,6 +77,19 @@ variable "package_json" {
   default = "example/app/package.json"
 }
 
+variable "npm_registry" {
+  type        = string
+  default     = ""
+  description = "The registry the precache installs from; empty: npm's own setting on the machine."
+}
+
+variable "npm_token" {
+  type        = string
+  default     = ""
+  sensitive   = true
+  description = "A token for npm_registry, on a tmpfs for the install only."
+}
+
 source "null" "debian" {
   ssh_host             = var.host
   ssh_username         = var.ssh_username
@@ -101,5 +114,7 @@ build {
     no_proxy          = var.no_proxy
     ca_certificates   = var.ca_certificates
     package_json      = var.package_json
+    npm_registry      = var.npm_registry
+    npm_token         = var.npm_token
   }
 }

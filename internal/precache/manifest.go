@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nodebake/packer-plugin-node/internal/fingerprint"
 	"github.com/nodebake/packer-plugin-node/internal/plan"
 	"github.com/nodebake/packer-plugin-node/internal/shell"
 )
@@ -47,6 +48,10 @@ type Manifest struct {
 	NpmVersion  string `json:"npm_version"`
 	// Precache is nil when node-primal precached nothing (no package_json).
 	Precache *Contents `json:"precache"`
+	// Fingerprint is the image's fingerprint and its parts (see package
+	// fingerprint), as the node-fingerprint data source computes them from
+	// the same settings; nil in manifests of plugins before it.
+	Fingerprint *fingerprint.Fingerprint `json:"fingerprint,omitempty"`
 }
 
 // Contents describes the precache: where it is and what it was installed

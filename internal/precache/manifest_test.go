@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nodebake/packer-plugin-node/internal/golden"
+	"github.com/nodebake/packer-plugin-node/internal/npmaudit"
 )
 
 var current = Manifest{
@@ -116,11 +117,11 @@ func TestParseStateIgnoresFormatting(t *testing.T) {
 func TestInstallAndRecordSteps(t *testing.T) {
 	spec := Spec{User: "admin", Home: "/home/admin", Dir: "/home/admin/app/precache",
 		PackageJSON: []byte(`{"dependencies":{"ms":"2.1.3"}}`), LockfileName: "package-lock.json", Lockfile: []byte(`{"lockfileVersion":3}`),
-		Registry: "https://npm.example.test/", Token: "npm_SECRETtoken"}
+		Registry: "https://npm.example.test/", Token: "npm_SECRETtoken", AuditSignatures: npmaudit.Auto}
 	noLock := spec
-	noLock.LockfileName, noLock.Lockfile, noLock.Token = "", nil, ""
+	noLock.LockfileName, noLock.Lockfile, noLock.Token, noLock.AuditSignatures = "", nil, "", npmaudit.Off
 	kept := spec
-	kept.KeepToken = true
+	kept.KeepToken, kept.AuditSignatures = true, npmaudit.Require
 	m := current
 	m.Created = Now(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
 	golden.Steps(t, "steps",
@@ -140,5 +141,14 @@ func TestInstallAndRecordSteps(t *testing.T) {
 	}
 	if got := Install(kept, "x").Script; strings.Contains(got, "trap") {
 		t.Error("a kept token is removed")
+	}
+	// The signatures are verified inside the install's step, while the
+	// token is still there, and the trap removing it runs after.
+	got := Install(spec, "x").Script
+	if i, j := strings.Index(got, "npm_deps ci"), strings.Index(got, "npm audit signatures"); i < 0 || j < i {
+		t.Error("npm audit signatures does not follow the install in its step")
+	}
+	if got := Install(noLock, "x"); strings.Contains(got.Script, "npm audit") || strings.Contains(got.Name, "signatures") {
+		t.Error("npm_audit_signatures = off still verifies")
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"embed"
 
+	"github.com/nodebake/packer-plugin-node/internal/npmaudit"
 	"github.com/nodebake/packer-plugin-node/internal/plan"
 	"github.com/nodebake/packer-plugin-node/internal/shell"
 	"github.com/nodebake/packer-plugin-node/internal/validate"
@@ -67,6 +68,9 @@ type Spec struct {
 	Registry     string // "" keeps npm's default
 	Token        string // sensitive
 	KeepToken    bool   // install the token in the user's ~/.npmrc for later builds
+	// AuditSignatures is npm_audit_signatures: whether the install is
+	// followed by npm audit signatures (npmaudit.Script).
+	AuditSignatures string
 }
 
 // Want is what the precache of s must match to be current.
@@ -96,7 +100,7 @@ func SHA256(b []byte) string {
 // date. The manifest is removed first, so a failed install never leaves
 // one that claims the precache is current.
 func Install(s Spec, reason string) plan.Step {
-	st := plan.Step{Name: "precache production dependencies in " + s.Dir + " (" + reason + ")"}
+	st := plan.Step{Name: "precache production dependencies in " + s.Dir + " (" + reason + ")" + npmaudit.StepSuffix(s.AuditSignatures)}
 	st.Files = append(st.Files, plan.File{Path: path.Join(s.Dir, "package.json"), Mode: 0o644, Owner: s.User, Content: s.PackageJSON})
 	if s.LockfileName != "" {
 		st.Files = append(st.Files, plan.File{Path: path.Join(s.Dir, s.LockfileName), Mode: 0o644, Owner: s.User, Content: s.Lockfile})
@@ -114,7 +118,8 @@ func Install(s Spec, reason string) plan.Step {
 		Npmrc, Manifest string
 		// RemoveTokenFile: the token lives on a tmpfs for this step only.
 		RemoveTokenFile bool
-	}{s, npmrc, ManifestPath, s.Token != "" && !s.KeepToken})
+		Audit           string
+	}{s, npmrc, ManifestPath, s.Token != "" && !s.KeepToken, npmaudit.Script(s.AuditSignatures)})
 	return st
 }
 

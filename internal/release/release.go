@@ -12,6 +12,7 @@ import (
 	"io"
 	"path"
 
+	"github.com/nodebake/packer-plugin-node/internal/npmaudit"
 	"github.com/nodebake/packer-plugin-node/internal/plan"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 	"github.com/nodebake/packer-plugin-node/internal/shell"
@@ -49,6 +50,7 @@ type data struct {
 	// For Dependencies.
 	Precache         string
 	Hit, HasLockfile bool
+	Audit            string // npmaudit.Script, after an install
 }
 
 func (l Layout) data() data {
@@ -76,12 +78,14 @@ func Unpack(l Layout, describe string, open func() io.ReadCloser, envJSON []byte
 // verdict says: on a hit, copied from the precache in precacheDir, with no
 // registry request; on a miss, installed by npm (npm ci with a lockfile)
 // with the npm cache warm from the base image, so only what changed is
-// fetched. The step's name says which; node-carnivore prints the verdict,
-// and why, before the plan runs.
-func Dependencies(l Layout, precacheDir string, v precache.Verdict, hasLockfile bool) plan.Step {
+// fetched, then their registry signatures verified as audit (a value of
+// npm_audit_signatures) says. The step's name says which; node-carnivore
+// prints the verdict, and why, before the plan runs.
+func Dependencies(l Layout, precacheDir string, v precache.Verdict, hasLockfile bool, audit string) plan.Step {
 	d := l.data()
 	d.Precache, d.Hit, d.HasLockfile = precacheDir, v.Hit, hasLockfile
-	name := "install the app's dependencies with npm (precache miss)"
+	d.Audit = npmaudit.Script(audit)
+	name := "install the app's dependencies with npm (precache miss)" + npmaudit.StepSuffix(audit)
 	if v.Hit {
 		name = "copy the app's dependencies from the precache (precache hit)"
 	}

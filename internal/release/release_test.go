@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nodebake/packer-plugin-node/internal/golden"
+	"github.com/nodebake/packer-plugin-node/internal/npmaudit"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
 )
 
@@ -84,17 +85,24 @@ func TestDependenciesGolden(t *testing.T) {
 		name        string
 		v           precache.Verdict
 		hasLockfile bool
+		audit       string
 		want, not   string
+		audits      bool
 	}{
-		{"dependencies-hit", hit, true, "cp -a " + precacheDir + "/node_modules", "npm_deps"},
-		{"dependencies-miss", miss, true, "npm_deps ci ", "npm_deps install"},
-		{"dependencies-miss-nolockfile", missNoLock, false, "npm_deps install ", "npm_deps ci"},
+		{"dependencies-hit", hit, true, npmaudit.Auto, "cp -a " + precacheDir + "/node_modules", "npm_deps", false},
+		{"dependencies-miss", miss, true, npmaudit.Auto, "npm_deps ci ", "npm_deps install", true},
+		{"dependencies-miss-nolockfile", missNoLock, false, npmaudit.Off, "npm_deps install ", "npm_deps ci", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := Dependencies(layout, precacheDir, c.v, c.hasLockfile)
+			s := Dependencies(layout, precacheDir, c.v, c.hasLockfile, c.audit)
 			golden.Steps(t, c.name, s)
 			if !strings.Contains(s.Script, c.want) || strings.Contains(s.Script, c.not) {
 				t.Errorf("the script must run %q and not %q", c.want, c.not)
+			}
+			// Signatures are verified after an install only, never on a
+			// copy from the precache, and not when turned off.
+			if got := strings.Contains(s.Script, "npm audit signatures"); got != c.audits {
+				t.Errorf("the script runs npm audit signatures: %v; want %v", got, c.audits)
 			}
 			if hit := strings.HasSuffix(s.Name, "(precache hit)"); hit != c.v.Hit {
 				t.Errorf("the step's name %q does not say the verdict (hit = %v)", s.Name, c.v.Hit)
@@ -166,7 +174,7 @@ func TestMissSkipsTheAppsLifecycleScripts(t *testing.T) {
 	os.WriteFile(l.incoming(), []byte(app+"\n"), 0o644)
 	miss := precache.Check(precache.State{}, precache.Want{})
 	script := golden.Prelude + "instance_user=root\ninstance_home=" + dir + "\nnode_bin=" + node + "\n" +
-		"export npm_config_cache=" + filepath.Join(dir, "npm-cache") + "\n" + Dependencies(l, "/nonexistent", miss, false).Script
+		"export npm_config_cache=" + filepath.Join(dir, "npm-cache") + "\n" + Dependencies(l, "/nonexistent", miss, false, npmaudit.Off).Script
 	out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput()
 	if err != nil {
 		t.Fatalf("the install failed (did the app's own scripts run?): %v\n%s", err, out)
@@ -229,7 +237,7 @@ func TestFailedStepsLeaveNoHalfRelease(t *testing.T) {
 	os.MkdirAll(filepath.Dir(l.incoming()), 0o700)
 	os.WriteFile(l.incoming(), []byte(rel+"\n"), 0o644)
 	hit, _, _ := verdicts(t)
-	out, err = run(Dependencies(l, filepath.Join(dir, "no-precache"), hit, true).Script, nil)
+	out, err = run(Dependencies(l, filepath.Join(dir, "no-precache"), hit, true, npmaudit.Auto).Script, nil)
 	if err == nil {
 		t.Fatalf("copying from a missing precache succeeded:\n%s", out)
 	}
@@ -245,7 +253,7 @@ func TestFailedStepsLeaveNoHalfRelease(t *testing.T) {
 
 	// The same step never removes the live release, whatever the record says.
 	os.WriteFile(l.incoming(), []byte(live+"\n"), 0o644)
-	if out, err = run(Dependencies(l, filepath.Join(dir, "no-precache"), hit, true).Script, nil); err == nil {
+	if out, err = run(Dependencies(l, filepath.Join(dir, "no-precache"), hit, true, npmaudit.Auto).Script, nil); err == nil {
 		t.Fatalf("copying from a missing precache succeeded:\n%s", out)
 	}
 	if _, err := os.Stat(filepath.Join(live, "app.js")); err != nil {

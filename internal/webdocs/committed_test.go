@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/nodebake/packer-plugin-node/datasource/ami"
+	"github.com/nodebake/packer-plugin-node/datasource/fingerprint"
 	"github.com/nodebake/packer-plugin-node/provisioner/carnivore"
 	"github.com/nodebake/packer-plugin-node/provisioner/primal"
 )
@@ -39,13 +40,15 @@ func TestCommittedWebDocs(t *testing.T) {
 	if integ.Identifier != "packer/nodebake/node" {
 		t.Errorf("identifier = %q, want packer/nodebake/node", integ.Identifier)
 	}
-	// main.go: RegisterProvisioner("primal"), ("carnivore"), RegisterDatasource("ami").
+	// main.go: RegisterProvisioner("primal"), ("carnivore"), RegisterDatasource("ami"), ("fingerprint").
 	specs := map[string][]hcldec.ObjectSpec{
-		"provisioner/primal":    {(&primal.Provisioner{}).ConfigSpec()},
-		"provisioner/carnivore": {(&carnivore.Provisioner{}).ConfigSpec()},
-		"data-source/ami":       {(&ami.Datasource{}).ConfigSpec(), (&ami.Datasource{}).OutputSpec()},
+		"provisioner/primal":      {(&primal.Provisioner{}).ConfigSpec()},
+		"provisioner/carnivore":   {(&carnivore.Provisioner{}).ConfigSpec()},
+		"data-source/ami":         {(&ami.Datasource{}).ConfigSpec(), (&ami.Datasource{}).OutputSpec()},
+		"data-source/fingerprint": {(&fingerprint.Datasource{}).ConfigSpec(), (&fingerprint.Datasource{}).OutputSpec()},
 	}
-	names := map[string]string{"provisioner/primal": "node-primal", "provisioner/carnivore": "node-carnivore", "data-source/ami": "node-ami"}
+	names := map[string]string{"provisioner/primal": "node-primal", "provisioner/carnivore": "node-carnivore",
+		"data-source/ami": "node-ami", "data-source/fingerprint": "node-fingerprint"}
 	var got []string
 	for _, c := range comps {
 		key := c.Type + "/" + c.Slug
@@ -55,8 +58,8 @@ func TestCommittedWebDocs(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	if strings.Join(got, " ") != "data-source/ami provisioner/carnivore provisioner/primal" {
-		t.Fatalf("metadata.hcl components = %v, want the plugin's three", got)
+	if strings.Join(got, " ") != "data-source/ami data-source/fingerprint provisioner/carnivore provisioner/primal" {
+		t.Fatalf("metadata.hcl components = %v, want the plugin's four", got)
 	}
 
 	for _, c := range comps {

@@ -55,7 +55,7 @@ func (c *Config) Plan(f core.Facts, v precache.Verdict) (plan.Plan, error) {
 		service.CheckName(c.serviceName()),
 		release.Unpack(l, fmt.Sprintf("tar.gz of %s, %d files, %d bytes before compression, excluding %q", src, files, size, exclude),
 			func() io.ReadCloser { return archive.Stream(src, exclude) }, c.envJSON),
-		release.Dependencies(l, c.PrecacheDirFor(f.Home), v, c.deps.Lockfile != ""),
+		release.Dependencies(l, c.PrecacheDirFor(f.Home), v, c.deps.Lockfile != "", c.NpmAuditSignatures),
 		nginx.Configure(c.serviceName(), mainConf, siteConf),
 		release.Switch(l),
 		service.Install(service.Resolve(c.ServiceManager, f.Systemd), service.App{

@@ -23,6 +23,7 @@ type FlatConfig struct {
 	NginxPort           *int              `mapstructure:"nginx_port" required:"false" cty:"nginx_port" hcl:"nginx_port"`
 	PrecacheDir         *string           `mapstructure:"precache_dir" required:"false" cty:"precache_dir" hcl:"precache_dir"`
 	NpmRegistry         *string           `mapstructure:"npm_registry" required:"false" cty:"npm_registry" hcl:"npm_registry"`
+	NpmAuditSignatures  *string           `mapstructure:"npm_audit_signatures" required:"false" cty:"npm_audit_signatures" hcl:"npm_audit_signatures"`
 	HTTPProxy           *string           `mapstructure:"http_proxy" required:"false" cty:"http_proxy" hcl:"http_proxy"`
 	HTTPSProxy          *string           `mapstructure:"https_proxy" required:"false" cty:"https_proxy" hcl:"https_proxy"`
 	NoProxy             *string           `mapstructure:"no_proxy" required:"false" cty:"no_proxy" hcl:"no_proxy"`
@@ -71,6 +72,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"nginx_port":                 &hcldec.AttrSpec{Name: "nginx_port", Type: cty.Number, Required: false},
 		"precache_dir":               &hcldec.AttrSpec{Name: "precache_dir", Type: cty.String, Required: false},
 		"npm_registry":               &hcldec.AttrSpec{Name: "npm_registry", Type: cty.String, Required: false},
+		"npm_audit_signatures":       &hcldec.AttrSpec{Name: "npm_audit_signatures", Type: cty.String, Required: false},
 		"http_proxy":                 &hcldec.AttrSpec{Name: "http_proxy", Type: cty.String, Required: false},
 		"https_proxy":                &hcldec.AttrSpec{Name: "https_proxy", Type: cty.String, Required: false},
 		"no_proxy":                   &hcldec.AttrSpec{Name: "no_proxy", Type: cty.String, Required: false},

@@ -10,6 +10,7 @@ import (
 	"github.com/nodebake/packer-plugin-node/internal/apt"
 	"github.com/nodebake/packer-plugin-node/internal/cacerts"
 	"github.com/nodebake/packer-plugin-node/internal/core"
+	"github.com/nodebake/packer-plugin-node/internal/fingerprint"
 	"github.com/nodebake/packer-plugin-node/internal/firewall"
 	"github.com/nodebake/packer-plugin-node/internal/nginx"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
@@ -99,6 +100,8 @@ func (c *Config) FinishPlan(f core.Facts, s precache.State, now time.Time) plan.
 		Created: precache.Now(now), InstanceUser: f.User, PublicPort: c.PublicPort, NginxPort: c.NginxPort,
 		NodeVersion: s.NodeVersion, NpmVersion: s.NpmVersion,
 	}
+	fp := c.Fingerprint(fingerprint.Architecture(f.Machine), s.NodeVersion)
+	m.Fingerprint = &fp
 	if c.PackageJSON != "" {
 		spec := c.precacheSpec(f)
 		if v := precache.Check(s, spec.Want()); v.Hit {
@@ -146,6 +149,7 @@ func (c *Config) precacheSpec(f core.Facts) precache.Spec {
 		User: f.User, Home: f.Home, Dir: c.PrecacheDirFor(f.Home),
 		PackageJSON: c.packageJSON,
 		Registry:    c.NpmRegistry, Token: c.NpmToken, KeepToken: c.KeepNpmToken,
+		AuditSignatures: c.NpmAuditSignatures,
 	}
 	if c.Lockfile != "" {
 		s.LockfileName = filepath.Base(c.Lockfile)
@@ -171,4 +175,23 @@ func boolValue(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// Fingerprint is the fingerprint of what this configuration puts on a
+// machine of architecture arch (EC2's name: x86_64, arm64) with Node.js
+// nodeVersion (exact; ignored for the distro installer). The node-fingerprint
+// data source computes it from the same Config, so the two agree by
+// construction.
+func (c *Config) Fingerprint(arch, nodeVersion string) fingerprint.Fingerprint {
+	in := fingerprint.Inputs{
+		Architecture: arch, NodeInstaller: c.NodeInstaller, NodeVersion: nodeVersion,
+		Packages: append(append([]string(nil), c.Packages...), c.ExtraPackages...),
+	}
+	if c.PackageJSON != "" {
+		in.DependencyFile, in.DependencySHA256 = "package.json", precache.SHA256(c.packageJSON)
+		if c.Lockfile != "" {
+			in.DependencyFile, in.DependencySHA256 = filepath.Base(c.Lockfile), precache.SHA256(c.lockfile)
+		}
+	}
+	return fingerprint.Of(in)
 }

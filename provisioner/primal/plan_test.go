@@ -205,7 +205,7 @@ func TestPlanStepNames(t *testing.T) {
 		"redirect :80 → :8080 (nftables, persisted)",
 		"install Node.js installer prerequisites",
 		"install Node.js v22.12.0 (linux-x64, from https://nodejs.org/dist)",
-		"precache production dependencies in /home/node/app/precache (miss: no manifest at /etc/node-primal/manifest.json)",
+		"precache production dependencies in /home/node/app/precache (miss: no manifest at /etc/node-primal/manifest.json), then verify their registry signatures",
 		"clean apt's package cache",
 		"record what this image holds in /etc/node-primal/manifest.json",
 	}

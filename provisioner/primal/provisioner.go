@@ -23,6 +23,7 @@ import (
 
 	"github.com/nodebake/packer-plugin-node/internal/cacerts"
 	"github.com/nodebake/packer-plugin-node/internal/core"
+	"github.com/nodebake/packer-plugin-node/internal/fingerprint"
 	"github.com/nodebake/packer-plugin-node/internal/firewall"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs/releasekeys"
@@ -274,6 +275,16 @@ func (c *Config) precacheVersion(f core.Facts) string {
 	return "sha256:" + w.PackageJSONSHA256
 }
 
+// fingerprintParts shows a fingerprint's parts as "name value", in
+// fingerprint.Names' order.
+func fingerprintParts(fp fingerprint.Fingerprint) string {
+	var kv []string
+	for _, k := range fingerprint.Names {
+		kv = append(kv, k+" "+fp.Parts[k])
+	}
+	return strings.Join(kv, ", ")
+}
+
 // summary closes the build with what the image now holds, the things a
 // user would otherwise log in to check.
 func (c *Config) summary(ctx context.Context, r *runner.Runner, f core.Facts, s precache.State) error {
@@ -292,7 +303,9 @@ func (c *Config) summary(ctx context.Context, r *runner.Runner, f core.Facts, s 
 		}
 		lines = append(lines, [2]string{"precache", fmt.Sprintf("%s: %d packages, %.1f MiB", dir, n, float64(kib)/1024)})
 	}
-	lines = append(lines, [2]string{"manifest", precache.ManifestPath}, [2]string{"sbom", sbom.PrimalPath})
+	fp := c.Fingerprint(fingerprint.Architecture(f.Machine), s.NodeVersion)
+	lines = append(lines, [2]string{"fingerprint", fp.Value + " (" + fingerprintParts(fp) + ")"},
+		[2]string{"manifest", precache.ManifestPath}, [2]string{"sbom", sbom.PrimalPath})
 	r.Summary("the image now holds", lines)
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 // badInput is one mistake a user can make in one component's block, and
 // the field `packer validate` must name for it.
 type badInput struct {
-	block string // "node-primal", "node-carnivore" or "node-ami"
+	block string // "node-primal", "node-carnivore", "node-ami" or "node-fingerprint"
 	body  string // the block's settings
 	field string // the error must start with this field
 	says  string // and say this
@@ -50,6 +50,7 @@ var badInputs = []badInput{
 	{"node-primal", "npm_registry = \"https://registry.example.test/\"\nnpm_token = \"abc\\nregistry=https://evil\"", "npm_token", "contains characters"},
 	{"node-primal", `http_proxy = "proxy:3128"`, "http_proxy", "is not an http(s) URL"},
 	{"node-primal", `no_proxy = "localhost;reboot"`, "no_proxy", "is not a comma-separated list"},
+	{"node-primal", `npm_audit_signatures = "true"`, "npm_audit_signatures", `"true" is not one of auto, require, off`},
 	{"node-primal", `ca_certificates = ["example/app/package.json"]`, "ca_certificates[0]", "is not a PEM certificate"},
 	{"node-primal", `node_release_keys = ["example/app/no-such-key.asc"]`, "node_release_keys[0]", "no such file"},
 	{"node-primal", `node_release_keys = ["example/app/package.json"]`, "node_release_keys[0]", "not OpenPGP data"},
@@ -76,6 +77,7 @@ var badInputs = []badInput{
 	{"node-carnivore", `env_file = "example/app/app.js"`, "env_file", "is not a JSON object"},
 	{"node-carnivore", `site_conf = "example/app/no-such.conf"`, "site_conf", "no such file"},
 	{"node-carnivore", `instance_user = "root"`, "instance_user", "must not be root"},
+	{"node-carnivore", `npm_audit_signatures = "strict"`, "npm_audit_signatures", `"strict" is not one of auto, require, off`},
 	{"node-carnivore", `precache_dir = "/usr/lib/precache"`, "precache_dir", "is in the system directory /usr/lib"},
 	{"node-carnivore", `https_proxy = "http://proxy example:3128"`, "https_proxy", ""},
 	// node-ami
@@ -84,6 +86,15 @@ var badInputs = []badInput{
 	{"node-ami", "app_name = \"ponyfoo\"\nregion = \"us-east-1\"\nrole = \"base\"", "role", "must be"},
 	{"node-ami", "app_name = \"ponyfoo\"\nregion = \"us-east-1\"\nrole = \"carnivore\"", "environment", "is required when role is"},
 	{"node-ami", `app_name = "ponyfoo"`, "region", "is required"},
+	{"node-ami", "app_name = \"ponyfoo\"\nregion = \"us-east-1\"\nfingerprint = \"22.12.0\"", "fingerprint", "must be a fingerprint (64 lowercase hex digits"},
+	{"node-ami", "app_name = \"ponyfoo\"\nregion = \"us-east-1\"\nfingerprint_parts = { node = \"tarball/22.12.0\" }", "fingerprint_parts", "needs fingerprint"},
+
+	// node-fingerprint: node-primal's checks, under node-primal's names
+	{"node-fingerprint", `architecture = "amd64"`, "architecture", `must be one of x86_64, arm64, got "amd64"`},
+	{"node-fingerprint", `node_version = "latest"`, "node_version", "is not a Node.js version"},
+	{"node-fingerprint", `extra_packages = ["jq; id"]`, "extra_packages[0]", "is not a Debian package name"},
+	{"node-fingerprint", `package_json = "example/no-such-app/package.json"`, "package_json", "no such file or directory"},
+	{"node-fingerprint", `node_mirror = "https://user:S3CRET@mirror.example.test/dist\"x"`, "node_mirror", "contains spaces, quotes or backslashes"},
 }
 
 // TestValidateRefusesEachBadInput runs `packer validate` on one template
@@ -105,8 +116,9 @@ func TestValidateRefusesEachBadInput(t *testing.T) {
 				}
 			}
 			var tpl string
-			if c.block == "node-ami" {
-				tpl = fmt.Sprintf("data \"node-ami\" \"x\" {\n%s\n}\nsource \"null\" \"x\" { communicator = \"none\" }\nbuild {\n  sources = [\"source.null.x\"]\n  provisioner \"shell-local\" { inline = [\"echo ${data.node-ami.x.id}\"] }\n}\n", body)
+			if name, ok := strings.CutPrefix(c.block, "node-"); ok && (name == "ami" || name == "fingerprint") {
+				out := map[string]string{"ami": "id", "fingerprint": "fingerprint"}[name]
+				tpl = fmt.Sprintf("data %q \"x\" {\n%s\n}\nsource \"null\" \"x\" { communicator = \"none\" }\nbuild {\n  sources = [\"source.null.x\"]\n  provisioner \"shell-local\" { inline = [\"echo ${data.%s.x.%s}\"] }\n}\n", c.block, body, c.block, out)
 			} else {
 				tpl = fmt.Sprintf("source \"null\" \"x\" { communicator = \"none\" }\nbuild {\n  sources = [\"source.null.x\"]\n  provisioner %q {\n%s\n  }\n}\n", c.block, body)
 			}

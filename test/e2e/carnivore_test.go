@@ -17,6 +17,10 @@ import (
 
 const carnivoreTemplate = "example/sandbox/carnivore.pkr.hcl"
 
+// hcpSBOMTemplate pairs node-carnivore with Packer's hcp-sbom provisioner
+// (Packer 1.12 and later).
+const hcpSBOMTemplate = "example/sandbox/carnivore-hcp-sbom.pkr.hcl"
+
 func carnivoreArgs(tgt *sandbox.Target, extra ...string) []string {
 	args := []string{"build",
 		"-var", "host=" + tgt.IP,
@@ -56,9 +60,13 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 	ph.run("create sandbox target", func() { tgt = sandbox.New(t) })
 	mirror := nodemirror.Serve(t, dir, tgt.HostIP+":0")
 	ph.run("primal packer build", func() {
-		if _, err := runPacker(t, primalArgs(t, tgt, mirror, "-var", "node_version="+nodeNew)...); err != nil {
+		out, err := runPacker(t, primalArgs(t, tgt, mirror, "-var", "node_version="+nodeNew)...)
+		if err != nil {
 			t.Fatalf("primal build failed: %v", err)
 		}
+		// The host's registry publishes no signing keys: npm_audit_signatures
+		// (auto) says so after the precache's install, and goes on.
+		checkNoKeysNotice(t, out)
 	})
 
 	// A precache hit: the app's lockfile is the one primal precached. The
@@ -103,15 +111,32 @@ func TestCarnivoreOnSandbox(t *testing.T) {
 const fs = require("fs"), m = JSON.parse(fs.readFileSync(process.argv[1]));
 fs.writeFileSync(process.argv[1], JSON.stringify(Object.fromEntries(Object.entries(m).reverse())));' "$m"; head -c 40 "$m"`)
 
-	ph.run("carnivore rerun", func() {
+	// The rerun is example/sandbox/carnivore-hcp-sbom.pkr.hcl with Packer
+	// 1.16.0: the same release, then Packer's own hcp-sbom provisioner
+	// takes node-carnivore's SBOM from the image, with no HCP account.
+	hcpSBOM := filepath.Join(t.TempDir(), "hcp-sbom", "example-production.cdx.json")
+	ph.run("carnivore rerun, with hcp-sbom (Packer 1.16.0)", func() {
 		var err error
-		if out, err = runPacker(t, carnivoreArgs(tgt, "-var", "npm_registry="+registry)...); err != nil {
-			t.Fatalf("carnivore rerun failed: %v", err)
+		args := []string{"build",
+			"-var", "host=" + tgt.IP,
+			"-var", "ssh_username=" + sandbox.AdminUser,
+			"-var", "ssh_private_key_file=" + tgt.KeyPath,
+			"-var", "https_proxy=" + tgt.ProxyURL,
+			"-var", "no_proxy=" + tgt.HostIP,
+			"-var", "npm_registry=" + registry,
+			"-var", "sbom_destination=" + hcpSBOM,
+			hcpSBOMTemplate,
+		}
+		if out, err = execPacker(t, packerBinary(t, "1.16.0"), nil, args...); err != nil {
+			t.Fatalf("carnivore rerun with hcp-sbom failed: %v", err)
 		}
 	})
 	if !strings.Contains(out, "node-carnivore: precache hit: package-lock.json (sha256 ") {
 		t.Error("the rerun on a compactly rewritten manifest did not report a precache hit")
 	}
+	// hcp-sbom's copy is the image's SBOM, byte for byte, and that one is
+	// the release's installed tree (checkSBOM).
+	checkSBOM(t, tgt, hcpSBOM)
 	after := tgt.MustRun(t, "readlink /home/node/app/server; ls /home/node/app/releases | wc -l")
 	if before == after || !strings.HasSuffix(after, "\n1\n") {
 		t.Errorf("the rerun should switch to a new release and keep only it: before %q after %q", before, after)
@@ -139,7 +164,13 @@ fs.writeFileSync(process.argv[1], JSON.stringify(Object.fromEntries(Object.entri
 	if !strings.Contains(out, "precache miss: precache.lockfile_sha256: image ") {
 		t.Error("the build did not report the precache miss")
 	}
+	checkNoKeysNotice(t, out)
 	checkCarnivore(t, tgt)
+
+	// The same miss from registries that sign their packages: npm audit
+	// signatures verifies every installed package, and a tampered
+	// signature fails the build (signing_registry_test.go).
+	checkAuditSignatures(t, ph, tgt, app)
 
 	// The same app with require_precache_hit: the miss fails the build
 	// before it touches the machine, naming what differs.

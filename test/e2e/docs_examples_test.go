@@ -103,13 +103,15 @@ func TestDocsExamples(t *testing.T) {
 	dir := t.TempDir()
 
 	uses := map[string]*regexp.Regexp{
-		"docs/provisioners/primal.mdx":    regexp.MustCompile(`(?m)^\s*provisioner "node-primal"`),
-		"docs/provisioners/carnivore.mdx": regexp.MustCompile(`(?m)^\s*provisioner "node-carnivore"`),
-		"docs/datasources/ami.mdx":        regexp.MustCompile(`(?m)^\s*data "node-ami"`),
-		"docs/README.md":                  regexp.MustCompile(`(?m)^\s*required_plugins\s*\{`),
+		"docs/provisioners/primal.mdx":     regexp.MustCompile(`(?m)^\s*provisioner "node-primal"`),
+		"docs/provisioners/carnivore.mdx":  regexp.MustCompile(`(?m)^\s*provisioner "node-carnivore"`),
+		"docs/datasources/ami.mdx":         regexp.MustCompile(`(?m)^\s*data "node-ami"`),
+		"docs/datasources/fingerprint.mdx": regexp.MustCompile(`(?m)^\s*data "node-fingerprint"`),
+		"docs/README.md":                   regexp.MustCompile(`(?m)^\s*required_plugins\s*\{`),
 	}
 	covered := map[string]bool{}
 	perFile := map[string]int{}
+	var hcpSBOM []string // examples that pair node-carnivore with hcp-sbom
 	n := 0
 	for _, rel := range docFiles(t) {
 		for _, b := range fencedBlocks(t, rel) {
@@ -132,6 +134,9 @@ func TestDocsExamples(t *testing.T) {
 			if err := os.WriteFile(tpl, []byte(b.text), 0o644); err != nil {
 				t.Fatal(err)
 			}
+			if hcpSBOMRE.MatchString(b.text) {
+				hcpSBOM = append(hcpSBOM, tpl)
+			}
 			t.Run(strings.ReplaceAll(b.String(), "/", "_"), func(t *testing.T) {
 				out, err := runPacker(t, "validate", tpl)
 				if err != nil || !strings.Contains(out, "The configuration is valid.") {
@@ -148,6 +153,7 @@ func TestDocsExamples(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no hcl example found in the docs")
 	}
+	checkHCPSBOMPairing(t, dir, hcpSBOM)
 	if c := fake.count(); c != 0 {
 		t.Errorf("packer validate of the examples sent %d requests to AWS", c)
 	}
@@ -278,5 +284,36 @@ func checkTagFilters(t *testing.T, b docBlock, line string, f []string) {
 		if !regexp.MustCompile(`(?m)^\s*` + k + `\s*=`).Match(tpl) {
 			t.Errorf("%s: `%s` filters on the tag %s, which example/aws/%s.pkr.hcl does not set", b, line, k, role)
 		}
+	}
+}
+
+var hcpSBOMRE = regexp.MustCompile(`(?m)^\s*provisioner "hcp-sbom"`)
+
+// checkHCPSBOMPairing: the docs' examples that pair node-carnivore with
+// Packer's own hcp-sbom provisioner, and example/sandbox's template that
+// does (which TestCarnivoreOnSandbox builds), are valid for Packer 1.16.0
+// whatever PACKER_BIN is; the template's required_version turns older
+// Packers (hcp-sbom came with 1.12.0) away with a clear message.
+func checkHCPSBOMPairing(t *testing.T, dir string, docs []string) {
+	t.Helper()
+	if len(docs) == 0 {
+		t.Error("no example in the docs pairs node-carnivore with hcp-sbom")
+	}
+	for _, tpl := range docs {
+		b, _ := os.ReadFile(tpl)
+		if !strings.Contains(string(b), `provisioner "node-carnivore"`) || !strings.Contains(string(b), "/usr/share/node-carnivore/") {
+			t.Errorf("%s: the hcp-sbom example does not take node-carnivore's SBOM as its source", tpl)
+		}
+		if out, err := execPacker(t, packerBinary(t, "1.16.0"), nil, "validate", tpl); err != nil || !strings.Contains(out, "The configuration is valid.") {
+			t.Errorf("Packer 1.16.0 does not validate the hcp-sbom example:\n%s", out)
+		}
+	}
+	vars := []string{"-var", "host=192.0.2.1", "-var", "ssh_private_key_file=" + writeKey(t, dir)}
+	if out, err := execPacker(t, packerBinary(t, "1.16.0"), nil, append(append([]string{"validate"}, vars...), hcpSBOMTemplate)...); err != nil || !strings.Contains(out, "The configuration is valid.") {
+		t.Errorf("Packer 1.16.0 does not validate %s: %v\n%s", hcpSBOMTemplate, err, out)
+	}
+	out, err := execPacker(t, packerBinary(t, "1.11.2"), nil, append(append([]string{"validate"}, vars...), hcpSBOMTemplate)...)
+	if err == nil || !strings.Contains(out, "does not support Packer version 1.11.2") {
+		t.Errorf("Packer 1.11.2 (without hcp-sbom) did not refuse %s by its required_version: %v\n%s", hcpSBOMTemplate, err, out)
 	}
 }

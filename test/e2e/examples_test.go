@@ -6,11 +6,13 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -82,7 +84,7 @@ func TestAWSExamplesValidate(t *testing.T) {
 	const carnivore = "example/aws/carnivore.pkr.hcl"
 
 	t.Run("carnivore with evaluated data source", func(t *testing.T) {
-		fake.reset([]string{awsImageXML(awsExampleImageID, awsExampleImageName, "2023-11-14T22:13:20.000Z")})
+		fake.reset([]ec2Image{awsImage(awsExampleImageID, awsExampleImageName, "2023-11-14T22:13:20.000Z")})
 		out, err := runPacker(t, "validate", "-evaluate-datasources", carnivore)
 		if err != nil || !strings.Contains(out, "The configuration is valid.") {
 			t.Fatalf("packer validate -evaluate-datasources failed: %v\n%s", err, out)
@@ -95,7 +97,7 @@ func TestAWSExamplesValidate(t *testing.T) {
 	})
 
 	t.Run("Graviton carnivore with evaluated data source", func(t *testing.T) {
-		fake.reset([]string{awsImageXML(awsExampleImageID, awsExampleImageName, "2023-11-14T22:13:20.000Z")})
+		fake.reset([]ec2Image{awsImage(awsExampleImageID, awsExampleImageName, "2023-11-14T22:13:20.000Z")})
 		out, err := runPacker(t, "validate", "-evaluate-datasources", "-var", "architecture=arm64", carnivore)
 		if err != nil || !strings.Contains(out, "The configuration is valid.") {
 			t.Fatalf("packer validate -evaluate-datasources -var architecture=arm64 failed: %v\n%s", err, out)
@@ -241,7 +243,7 @@ type fakeEC2 struct {
 	srv *httptest.Server
 
 	mu     sync.Mutex
-	images []string     // <item> elements of the answer
+	images []ec2Image   // what DescribeImages has to search
 	forms  []url.Values // every request's form, plus its Authorization header
 }
 
@@ -255,7 +257,7 @@ func newFakeEC2(t *testing.T) *fakeEC2 {
 func (f *fakeEC2) URL() string { return f.srv.URL }
 
 // reset forgets the requests and sets the images of later answers.
-func (f *fakeEC2) reset(images []string) {
+func (f *fakeEC2) reset(images []ec2Image) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.images, f.forms = images, nil
@@ -304,25 +306,64 @@ func (f *fakeEC2) serve(w http.ResponseWriter, r *http.Request) {
 			`<RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>`)
 		return
 	}
+	var items strings.Builder
+	for _, im := range images {
+		if im.matches(form) {
+			items.WriteString(im.xml())
+		}
+	}
 	fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+
 		`<DescribeImagesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">`+
 		`<requestId>00000000-0000-0000-0000-000000000000</requestId><imagesSet>`+
-		strings.Join(images, "")+`</imagesSet></DescribeImagesResponse>`)
+		items.String()+`</imagesSet></DescribeImagesResponse>`)
 }
 
-// awsImageXML is one available x86_64 EBS image of the fake account, as an
-// <item> of DescribeImages' imagesSet.
-func awsImageXML(id, name, created string) string {
+// ec2Image is one available x86_64 EBS image of the fake account, tagged
+// App=ponyfoo, Role=primal and with Tags.
+type ec2Image struct {
+	ID, Name, Created string
+	Tags              map[string]string
+}
+
+// awsImage is the examples' image, with no more tags.
+func awsImage(id, name, created string) ec2Image {
+	return ec2Image{ID: id, Name: name, Created: created}
+}
+
+func (im ec2Image) tags() map[string]string {
+	t := map[string]string{"App": "ponyfoo", "Role": "primal"}
+	maps.Copy(t, im.Tags)
+	return t
+}
+
+// matches applies a request's tag filters (tag:<key> with one value), as
+// EC2 does; the other filters are the tests' to check.
+func (im ec2Image) matches(form url.Values) bool {
+	tags := im.tags()
+	for i := 1; form.Get(fmt.Sprintf("Filter.%d.Name", i)) != ""; i++ {
+		if k, ok := strings.CutPrefix(form.Get(fmt.Sprintf("Filter.%d.Name", i)), "tag:"); ok && tags[k] != form.Get(fmt.Sprintf("Filter.%d.Value.1", i)) {
+			return false
+		}
+	}
+	return true
+}
+
+// xml is the image as an <item> of DescribeImages' imagesSet.
+func (im ec2Image) xml() string {
 	esc := func(s string) string {
 		var b strings.Builder
 		_ = xml.EscapeText(&b, []byte(s))
 		return b.String()
 	}
+	var tags strings.Builder
+	t := im.tags()
+	for _, k := range slices.Sorted(maps.Keys(t)) {
+		fmt.Fprintf(&tags, "<item><key>%s</key><value>%s</value></item>", esc(k), esc(t[k]))
+	}
 	return fmt.Sprintf("<item><imageId>%s</imageId><imageLocation>123456789012/%s</imageLocation>"+
 		"<imageState>available</imageState><imageOwnerId>123456789012</imageOwnerId>"+
 		"<creationDate>%s</creationDate><isPublic>false</isPublic><architecture>x86_64</architecture>"+
 		"<imageType>machine</imageType><name>%s</name><rootDeviceType>ebs</rootDeviceType>"+
-		"<virtualizationType>hvm</virtualizationType>"+
-		"<tagSet><item><key>App</key><value>ponyfoo</value></item><item><key>Role</key><value>primal</value></item></tagSet>"+
-		"</item>", esc(id), esc(name), esc(created), esc(name))
+		"<virtualizationType>hvm</virtualizationType><tagSet>%s</tagSet></item>",
+		esc(im.ID), esc(im.Name), esc(im.Created), esc(im.Name), tags.String())
 }

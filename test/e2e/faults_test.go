@@ -482,7 +482,7 @@ func faultRegistry503(t *testing.T, e *faultEnv, user, home string) {
 	}
 	wantAll(t, "the failed build's output", out,
 		"precache miss",
-		`step "install the app's dependencies with npm (precache miss)" failed`,
+		`step "install the app's dependencies with npm (precache miss), then verify their registry signatures" failed`,
 		"503",
 		"npm error 503 Service Unavailable - GET "+e.registry,
 		"removed the unfinished release "+home+"/app/releases/")

@@ -87,8 +87,15 @@ func (r *tokenRegistry) servePackage(name string, p localPackage) {
 }
 
 // serveLocal answers a request for a package of r.local; it says whether
-// it did.
+// it did. A stand-in serving packages of its own publishes no signing keys
+// (404 for /-/npm/v1/keys, as a private registry that does not sign): its
+// own packages carry no registry signature, so npm_audit_signatures' auto
+// mode skips the check rather than fail on them.
 func (r *tokenRegistry) serveLocal(w http.ResponseWriter, req *http.Request) bool {
+	if len(r.local) > 0 && req.URL.Path == "/-/npm/v1/keys" {
+		http.NotFound(w, req)
+		return true
+	}
 	name, rest, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
 	p, ok := r.local[name]
 	if !ok {

@@ -130,7 +130,7 @@ func TestPackerVersions(t *testing.T) {
 			})
 			ph.run("packer validate every example", func() {
 				fake.reset(nil)
-				validateExamples(t, root, vars)
+				validateExamples(t, root, v, vars)
 				if n := fake.count(); n != 0 {
 					t.Errorf("plain packer validate sent %d requests to the fake EC2; it executes no data source", n)
 				}
@@ -268,7 +268,7 @@ var (
 
 // validateExamples runs a full `packer validate` of every example template,
 // giving each of its variables without a default the value in vars.
-func validateExamples(t *testing.T, root string, vars map[string]string) {
+func validateExamples(t *testing.T, root, version string, vars map[string]string) {
 	t.Helper()
 	templates, err := filepath.Glob(filepath.Join(root, "example", "*", "*.pkr.hcl"))
 	if err != nil || len(templates) < 7 {
@@ -287,10 +287,30 @@ func validateExamples(t *testing.T, root string, vars map[string]string) {
 			}
 		}
 		out, err := runPacker(t, append(args, rel)...)
+		// A template for a newer Packer (hcp-sbom needs 1.12) must be
+		// refused by an older one, saying so.
+		if m := requiredMinor.FindStringSubmatch(string(b)); m != nil && minorOf(version) < atoi(m[1]) {
+			if err == nil || !strings.Contains(out, "Unsupported Packer Core version") {
+				t.Errorf("Packer %s did not refuse %s, which requires Packer >= 1.%s: %v\n%s", version, rel, m[1], err, out)
+			}
+			continue
+		}
 		if err != nil || !strings.Contains(out, "The configuration is valid.") {
 			t.Errorf("packer validate %s failed: %v\n%s", rel, err, out)
 		}
 	}
+}
+
+// requiredMinor reads a template's `required_version = ">= 1.N.x"`.
+var requiredMinor = regexp.MustCompile(`required_version\s*=\s*">=\s*1\.(\d+)\.`)
+
+// minorOf is the minor version of a Packer version "1.N.x".
+func minorOf(v string) int {
+	parts := strings.Split(v, ".")
+	if len(parts) < 2 {
+		return 0
+	}
+	return atoi(parts[1])
 }
 
 // checkProtobuf checks that Packer talks protobuf to the plugins, as Packer
@@ -349,7 +369,7 @@ func nodeAMILookup(t *testing.T, fake *fakeEC2) {
 	if err := os.WriteFile(tpl, []byte(nodeAMITemplate), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fake.reset([]string{awsImageXML(awsExampleImageID, awsExampleImageName, "2023-11-14T22:13:20.000Z")})
+	fake.reset([]ec2Image{awsImage(awsExampleImageID, awsExampleImageName, "2023-11-14T22:13:20.000Z")})
 	out, err := runPacker(t, "build", tpl)
 	if err != nil {
 		t.Fatalf("packer build with node-ami failed: %v\n%s", err, out)
@@ -363,7 +383,7 @@ func nodeAMILookup(t *testing.T, fake *fakeEC2) {
 		checkDescribeImages(t, reqs[0], "ponyfoo-primal *")
 	}
 
-	fake.reset([]string{awsImageXML(awsExampleImageID, awsExampleImageName, "2023-11-14T22:13:20.000Z")})
+	fake.reset([]ec2Image{awsImage(awsExampleImageID, awsExampleImageName, "2023-11-14T22:13:20.000Z")})
 	out, err = runPacker(t, "validate", "-evaluate-datasources", "example/aws/carnivore.pkr.hcl")
 	if err != nil || !strings.Contains(out, "The configuration is valid.") {
 		t.Errorf("packer validate -evaluate-datasources example/aws/carnivore.pkr.hcl failed: %v\n%s", err, out)

@@ -16,6 +16,7 @@ import (
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
+	"github.com/nodebake/packer-plugin-node/internal/fingerprint"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs"
 	"github.com/nodebake/packer-plugin-node/internal/nodejs/releasekeys"
 	"github.com/nodebake/packer-plugin-node/internal/precache"
@@ -106,7 +107,7 @@ func TestPrimalOnSandbox(t *testing.T) {
 		`node-primal: node_version "22" is v` + nodeNew,
 		"SHASUMS256.txt.asc: good signature by " + mirror.Key.Fingerprint + " (nodemirror test mirror <nodemirror@example.test>)",
 		"sha256 ", "verified against SHASUMS256.txt signed by " + mirror.Key.Fingerprint,
-		"] precache production dependencies in /home/node/app/precache (miss: no manifest at /etc/node-primal/manifest.json): done in",
+		"] precache production dependencies in /home/node/app/precache (miss: no manifest at /etc/node-primal/manifest.json), then verify their registry signatures: done in",
 		// The closing summary: what the image now holds.
 		"; the image now holds:",
 		"node-primal:   app account: node (home /home/node)",
@@ -138,6 +139,12 @@ func TestPrimalOnSandbox(t *testing.T) {
 	}
 	lockSHA := sha256File(t, filepath.Join(repoRoot(t), "example/app/package-lock.json"))
 	ph.run("check the target", func() { checkPrimal(t, tgt, nodeNew, lockSHA) })
+	if !strings.Contains(out, "node-primal:   fingerprint: "+readManifest(t, tgt).Fingerprint.Value+" (recipe 1, architecture x86_64, node tarball/"+nodeNew+", ") {
+		t.Error("the summary does not show the manifest's fingerprint")
+	}
+	ph.run("node-fingerprint and node-ami on the host, against a fake EC2", func() {
+		checkFingerprintLookup(t, readManifest(t, tgt), mirror.URL)
+	})
 	before := tgt.MustRun(t, snapshot)
 
 	ph.run("second packer build (rerun)", func() {
@@ -210,7 +217,12 @@ func TestPrimalOnSandbox(t *testing.T) {
 	}
 
 	// Without a lockfile: npm install --omit=dev, and the manifest says so.
-	ph.run("packer build, precache without a lockfile", func() {
+	// From a registry stand-in that signs its packages, with an npm token:
+	// npm audit signatures verifies what was installed, with the install's
+	// registry and token (signing_registry_test.go).
+	signing := startSigningRegistry(t, tgt.HostIP, "")
+	tuf := trustTUFStandIn(t, tgt, "node")
+	ph.run("packer build, precache without a lockfile, from a signing registry", func() {
 		nolock := t.TempDir()
 		b, err := os.ReadFile(filepath.Join(repoRoot(t), "example/app/package.json"))
 		if err != nil {
@@ -220,10 +232,13 @@ func TestPrimalOnSandbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		if out, err = runPacker(t, primalArgs(t, tgt, mirror, "-var", "node_version=22",
-			"-var", "package_json="+filepath.Join(nolock, "package.json"))...); err != nil {
+			"-var", "package_json="+filepath.Join(nolock, "package.json"),
+			"-var", "npm_registry="+signing.URL, "-var", "npm_token="+signing.Token,
+			"-var", "no_proxy="+tgt.HostIP+","+tuf.Host)...); err != nil {
 			t.Fatalf("packer build without a lockfile failed: %v", err)
 		}
 	})
+	checkVerifiedSignatures(t, out, signing)
 	if !strings.Contains(out, "no lockfile: npm install resolves versions now") {
 		t.Error("the build without a lockfile did not use npm install")
 	}
@@ -306,6 +321,66 @@ func TestPrimalOnSandbox(t *testing.T) {
 	expectOn(t, tgt, "ls /usr/local/lib/nodejs", "current\nnode-v"+nodeNew+"-linux-x64")
 	// The keyring the last build installed: the Node.js release keys and the key it was given.
 	expectOn(t, tgt, "sha256sum "+nodejs.KeyringPath+" | cut -d' ' -f1", keyringSHA(t, mirror))
+}
+
+// checkFingerprintLookup proves node-fingerprint agrees with node-primal:
+// given the settings of the build that wrote m (node_version "22" through
+// the mirror at mirrorURL, the example app, the default packages), it
+// computes m's fingerprint, and node-ami finds the image tagged with it
+// among others. One setting changed (a package more): another fingerprint,
+// no image, and an error that names the part that differs.
+func checkFingerprintLookup(t *testing.T, m *precache.Manifest, mirrorURL string) {
+	t.Run("fingerprint lookup", func(t *testing.T) {
+		if m.Fingerprint == nil {
+			t.Fatal("the manifest holds no fingerprint")
+		}
+		fp := m.Fingerprint
+		if fp.Parts["node"] != "tarball/"+nodeNew || fp.Parts["architecture"] != "x86_64" ||
+			fp.Parts["dependencies"] != "package-lock.json:"+sha256File(t, filepath.Join(repoRoot(t), "example/app/package-lock.json")) {
+			t.Errorf("the manifest's fingerprint parts = %v", fp.Parts)
+		}
+		requireAmazonPlugin(t) // node-ami's credentials come from the same isolation
+		fake := newFakeEC2(t)
+		isolateAWSForPacker(t, fake.URL())
+		older := ec2Image{ID: "ami-0f1ngerprint0ld", Name: "ponyfoo-primal 1700000000", Created: "2023-11-14T22:13:20.000Z", Tags: fp.Tags()}
+		// The newest image was made for another lockfile.
+		otherParts := map[string]string{}
+		for k, v := range fp.Parts {
+			otherParts[fingerprint.PartTagPrefix+k] = v
+		}
+		otherParts[fingerprint.PartTagPrefix+"dependencies"] = "package-lock.json:" + strings.Repeat("0", 64)
+		otherParts[fingerprint.TagKey] = strings.Repeat("1", 64)
+		newer := ec2Image{ID: "ami-0neweroth3rl0ck", Name: "ponyfoo-primal 1800000000", Created: "2027-01-15T08:00:00.000Z", Tags: otherParts}
+		fake.reset([]ec2Image{older, newer})
+
+		lookup := "test/e2e/testdata/fingerprint.pkr.hcl"
+		out, err := runPacker(t, "build", "-var", "node_version=22", "-var", "node_mirror="+mirrorURL, lookup)
+		if err != nil {
+			t.Fatalf("the look-up failed: %v", err)
+		}
+		if want := "lookup: fingerprint=" + fp.Value + " node=" + nodeNew + " ami=" + older.ID; !strings.Contains(out, want) {
+			t.Errorf("the look-up's output lacks %q", want)
+		}
+
+		out, err = runPacker(t, "build", "-var", "node_version=22", "-var", "node_mirror="+mirrorURL, "-var", `extra_packages=["jq"]`, lookup)
+		if err == nil {
+			t.Fatal("the look-up with a package more found an image")
+		}
+		for _, want := range []string{
+			"node-ami: no available image with fingerprint ",
+			"the newest image without that filter is " + newer.ID,
+			"it differs in packages (image \"" + fp.Parts["packages"],
+			"dependencies (image \"package-lock.json:0000",
+			"Build a primal image for this fingerprint",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the failed look-up's output lacks %q", want)
+			}
+		}
+		if strings.Contains(out, "node (image") {
+			t.Error("the failed look-up names the node part, which is the same")
+		}
+	})
 }
 
 // keyringSHA is the SHA-256 of the keyring a build trusting m's key

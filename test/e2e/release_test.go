@@ -158,7 +158,7 @@ func TestRelease(t *testing.T) {
 	fake := newFakeEC2(t)
 	isolateAWSForPacker(t, fake.URL())
 	const amiID, amiName = "ami-0e2e0000000000042", "example-primal 1700000000"
-	fake.reset([]string{awsImageXML(amiID, amiName, "2023-11-14T22:13:20.000Z")})
+	fake.reset([]ec2Image{awsImage(amiID, amiName, "2023-11-14T22:13:20.000Z")})
 	var tgt *sandbox.Target
 	ph.run("create sandbox target", func() { tgt = sandbox.New(t) })
 	var build string

@@ -48,11 +48,25 @@ type tokenRegistry struct {
 	// Requests that carried "Authorization: Bearer <Token>", those that did
 	// not, and the tarballs served (to either).
 	withToken, withoutToken, tarballs atomic.Int64
+	// signing, when set, signs the packuments it serves and publishes its
+	// key, as a registry that supports npm audit signatures does
+	// (signing_registry_test.go).
+	signing *registrySigner
 }
 
 // startTokenRegistry serves a tokenRegistry on 127.0.0.1 for the test's
 // duration, forwarding to the registry of `npm config get registry`.
 func startTokenRegistry(t *testing.T) *tokenRegistry {
+	t.Helper()
+	r := startRegistryStandIn(t, "127.0.0.1:0")
+	// The client's own view of the stand-in: 10.0.2.2:PORT from the guest.
+	r.GuestURL = strings.Replace(r.URL, "127.0.0.1", "10.0.2.2", 1)
+	return r
+}
+
+// startRegistryStandIn serves a tokenRegistry on addr for the test's
+// duration.
+func startRegistryStandIn(t *testing.T, addr string) *tokenRegistry {
 	t.Helper()
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
@@ -75,12 +89,11 @@ func startTokenRegistry(t *testing.T) *tokenRegistry {
 	// CA of a TLS-inspecting network) and the host's proxy settings.
 	r.client = &http.Client{Timeout: 2 * time.Minute}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.URL = "http://" + ln.Addr().String() + "/"
-	r.GuestURL = strings.Replace(r.URL, "127.0.0.1", "10.0.2.2", 1)
 	srv := &http.Server{Handler: r}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -95,6 +108,10 @@ func (r *tokenRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		http.Error(w, "read-only stand-in", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.signing != nil && req.URL.Path == "/-/npm/v1/keys" {
+		r.signing.serveKeys(w)
 		return
 	}
 	if r.serveLocal(w, req) {
@@ -112,7 +129,13 @@ func (r *tokenRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// Never the Authorization header: the marker is not the upstream's.
 	// Nor Accept-Encoding: the transport asks for gzip itself and hands
 	// back the body decompressed, ready to rewrite.
-	for _, h := range []string{"Accept", "User-Agent", "If-None-Match", "If-Modified-Since"} {
+	conditional := []string{"If-None-Match", "If-Modified-Since"}
+	if r.signing != nil {
+		// A packument it signs differs from the upstream's: no validator
+		// of the upstream's may make npm keep an older copy.
+		conditional = nil
+	}
+	for _, h := range append([]string{"Accept", "User-Agent"}, conditional...) {
 		if v := req.Header.Get(h); v != "" {
 			out.Header.Set(h, v)
 		}
@@ -128,6 +151,12 @@ func (r *tokenRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			w.Header().Set(h, v)
 		}
 	}
+	if r.signing != nil {
+		for _, h := range []string{"ETag", "Last-Modified"} {
+			w.Header().Del(h)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	var body io.Reader = resp.Body
 	if strings.Contains(resp.Header.Get("Content-Type"), "json") {
 		b, err := io.ReadAll(resp.Body)
@@ -135,8 +164,14 @@ func (r *tokenRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
-		// The client's own view of the stand-in: 10.0.2.2:PORT from the guest.
+		// The client's own view of the stand-in (10.0.2.2:PORT from a QEMU guest).
 		b = bytes.ReplaceAll(b, []byte(r.upstream), []byte("http://"+req.Host+"/"))
+		if r.signing != nil && resp.StatusCode == http.StatusOK {
+			if b, err = r.signing.signPackument(b); err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+		}
 		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
 		body = bytes.NewReader(b)
 	} else if resp.ContentLength >= 0 {

@@ -28,3 +28,6 @@ echo "no lockfile: npm install resolves versions now"
 npm_deps install --omit=dev --no-package-lock
 {{- end}}
 echo "$(ls node_modules | wc -l) packages in $dir/node_modules"
+{{- if .Audit}}
+{{.Audit}}
+{{- end}}

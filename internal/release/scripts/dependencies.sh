@@ -14,5 +14,8 @@ npm_deps ci --omit=dev --prefer-offline
 {{- else}}
 npm_deps install --omit=dev --no-package-lock --prefer-offline
 {{- end}}
+{{- if .Audit}}
+{{.Audit}}
+{{- end}}
 {{- end}}
 echo "$(ls "$rel/node_modules" 2>/dev/null | wc -l) packages in $rel/node_modules"
