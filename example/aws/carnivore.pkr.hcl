@@ -5,6 +5,11 @@
 #
 #   packer init example/aws/carnivore.pkr.hcl
 #   packer build -var app_name=ponyfoo -var environment=production example/aws/carnivore.pkr.hcl
+#   packer build -var app_name=ponyfoo -var architecture=arm64 example/aws/carnivore.pkr.hcl
+#
+# architecture (x86_64 or arm64, Graviton) picks the primal image of that
+# architecture, which primal.pkr.hcl built with the same -var, and a build
+# instance that runs it (t3.micro or t4g.small by default).
 #
 # The image is named "<app_name>-carnivore-<environment> <unix timestamp>",
 # as in "ponyfoo-carnivore-production 1700000000".
@@ -77,10 +82,20 @@ variable "region" {
   description = "The AWS region holding the primal image, where the release image is built too."
 }
 
+variable "architecture" {
+  type        = string
+  default     = "x86_64"
+  description = "The CPU architecture, as EC2 names it: x86_64, or arm64 for Graviton instances (a t4g by default; c7g, m7g ... as instance_type)."
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "The architecture must be x86_64 or arm64."
+  }
+}
+
 variable "instance_type" {
   type        = string
-  default     = "t3.micro"
-  description = "The EC2 instance type of the temporary build instance."
+  default     = null
+  description = "The EC2 instance type of the temporary build instance; null: t3.micro, or t4g.small for arm64 (Graviton)."
 }
 
 variable "fingerprint" {
@@ -89,17 +104,19 @@ variable "fingerprint" {
   description = "The primal fingerprint to build on (node-fingerprint's, as ci-build.sh computes it with primal.pkr.hcl); empty for the newest primal image."
 }
 
-# The newest "<app_name>-primal <timestamp>" image owned by this account,
+# The newest "<app_name>-primal <timestamp>" image of the architecture owned
+# by this account (an arm64 release is never built on an x86_64 primal),
 # with the fingerprint when one is given.
 data "node-ami" "primal" {
-  app_name    = var.app_name
-  region      = var.region
-  fingerprint = var.fingerprint
+  app_name     = var.app_name
+  region       = var.region
+  architecture = var.architecture
+  fingerprint  = var.fingerprint
 }
 
 source "amazon-ebs" "carnivore" {
   region        = var.region
-  instance_type = var.instance_type
+  instance_type = var.instance_type != null ? var.instance_type : (var.architecture == "arm64" ? "t4g.small" : "t3.micro")
   source_ami    = data.node-ami.primal.id
   ssh_username  = var.ssh_username
 

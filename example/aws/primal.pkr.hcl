@@ -8,6 +8,14 @@
 #   packer init example/aws/primal.pkr.hcl
 #   packer build -var app_name=ponyfoo example/aws/primal.pkr.hcl
 #   packer build -var app_name=ponyfoo -var distribution=ubuntu example/aws/primal.pkr.hcl
+#   packer build -var app_name=ponyfoo -var architecture=arm64 example/aws/primal.pkr.hcl
+#
+# architecture = "arm64" builds for Graviton: the distribution's arm64 AMI, a
+# t4g build instance, Node.js's linux-arm64 release (node-primal picks the
+# release for the machine it runs on); build its releases with
+# carnivore.pkr.hcl -var architecture=arm64, whose node-ami lookup then finds
+# only arm64 primal images. The arm64 path is proven on an emulated arm64
+# Debian VM (see the README's support matrix).
 #
 # On Ubuntu node-primal tells needrestart not to prompt, checks that the
 # universe component (graphicsmagick) is enabled, as it is on Canonical's
@@ -62,10 +70,20 @@ variable "distribution" {
   }
 }
 
+variable "architecture" {
+  type        = string
+  default     = "x86_64"
+  description = "The CPU architecture, as EC2 names it: x86_64, or arm64 for Graviton instances (a t4g by default; c7g, m7g ... as instance_type)."
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "The architecture must be x86_64 or arm64."
+  }
+}
+
 variable "instance_type" {
   type        = string
-  default     = "t3.micro"
-  description = "The EC2 instance type of the temporary build instance."
+  default     = null
+  description = "The EC2 instance type of the temporary build instance; null: t3.micro, or t4g.small for arm64 (Graviton)."
 }
 
 variable "node_version" {
@@ -90,12 +108,15 @@ locals {
   # Paths in a template are relative to the directory Packer runs in;
   # path.root (this file's directory) makes the default work from anywhere.
   package_json = coalesce(var.package_json, "${path.root}/../app/package.json")
-  # The newest official amd64 AMI of each, from its publisher's own account,
-  # and the user its cloud images log in as (with passwordless sudo).
+  # The newest official AMI of each for the architecture (Debian and Ubuntu
+  # name it amd64 or arm64), from its publisher's own account, and the user
+  # its cloud images log in as (with passwordless sudo).
+  arch = var.architecture == "arm64" ? "arm64" : "amd64"
   base = {
-    debian = { owner = "136693071363", name = "debian-13-amd64-*", ssh_username = "admin" }
-    ubuntu = { owner = "099720109477", name = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*", ssh_username = "ubuntu" }
+    debian = { owner = "136693071363", name = "debian-13-${local.arch}-*", ssh_username = "admin" }
+    ubuntu = { owner = "099720109477", name = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${local.arch}-server-*", ssh_username = "ubuntu" }
   }[var.distribution]
+  instance_type = var.instance_type != null ? var.instance_type : (var.architecture == "arm64" ? "t4g.small" : "t3.micro")
 }
 
 # The fingerprint of what node-primal puts on the image, computed here from
@@ -104,6 +125,7 @@ locals {
 # it installed in its manifest and prints it, to compare).
 # (Packer before 1.12 evaluates data sources before locals: no local here.)
 data "node-fingerprint" "app" {
+  architecture = var.architecture
   node_version = var.node_version
   node_mirror  = var.node_mirror
   package_json = coalesce(var.package_json, "${path.root}/../app/package.json")
@@ -113,14 +135,14 @@ data "node-fingerprint" "app" {
 # `packer validate`.
 source "amazon-ebs" "primal" {
   region        = var.region
-  instance_type = var.instance_type
+  instance_type = local.instance_type
 
   source_ami_filter {
     owners      = [local.base.owner]
     most_recent = true
     filters = {
       name                = local.base.name
-      architecture        = "x86_64"
+      architecture        = var.architecture
       virtualization-type = "hvm"
       root-device-type    = "ebs"
     }
@@ -139,6 +161,7 @@ source "amazon-ebs" "primal" {
     Base_AMI_ID     = "{{ .SourceAMI }}"
     Base_AMI_Name   = "{{ .SourceAMIName }}"
     Node_Version    = data.node-fingerprint.app.node_version
+    Architecture    = var.architecture
     Built_By_Packer = "true"
   }, data.node-fingerprint.app.tags)
   run_tags = {

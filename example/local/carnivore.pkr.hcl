@@ -47,6 +47,22 @@ variable "output_directory" {
   description = "Where the image goes (must not exist yet); the image is carnivore.qcow2 in it."
 }
 
+variable "arch" {
+  type        = string
+  default     = "amd64"
+  description = "The base image's architecture: amd64, or arm64 (QEMU's virt machine booted by UEFI firmware; emulated on an x86-64 host)."
+  validation {
+    condition     = contains(["amd64", "arm64"], var.arch)
+    error_message = "The arch must be amd64 or arm64."
+  }
+}
+
+variable "uefi_firmware" {
+  type        = string
+  default     = "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd"
+  description = "arm64 only: the UEFI firmware QEMU boots the image with (Debian package qemu-efi-aarch64)."
+}
+
 variable "accelerator" {
   type        = string
   default     = "tcg"
@@ -83,6 +99,18 @@ variable "serial_log" {
   description = "File to write the VM's serial console to (boot messages), if set."
 }
 
+# How QEMU runs each architecture. arm64: the virt machine, booted by UEFI
+# firmware from the image's EFI partition; under emulation (tcg), the CPU's
+# pointer authentication uses QEMU's own algorithm, much cheaper to emulate
+# than the architected one.
+locals {
+  arm64        = var.arch == "arm64"
+  qemu_binary  = local.arm64 ? "qemu-system-aarch64" : "qemu-system-x86_64"
+  machine_type = local.arm64 ? "virt" : "pc"
+  cpu_model    = local.arm64 && var.accelerator == "tcg" ? "max,pauth-impdef=on" : "max"
+  firmware     = local.arm64 ? var.uefi_firmware : ""
+}
+
 source "qemu" "carnivore" {
   disk_image       = true
   iso_url          = var.primal_image
@@ -95,10 +123,13 @@ source "qemu" "carnivore" {
   output_directory = var.output_directory
   vm_name          = "carnivore.qcow2"
 
-  accelerator = var.accelerator
-  cpu_model   = "max"
-  cpus        = 2
-  memory      = 2048
+  qemu_binary  = local.qemu_binary
+  machine_type = local.machine_type
+  firmware     = local.firmware
+  accelerator  = var.accelerator
+  cpu_model    = local.cpu_model
+  cpus         = 2
+  memory       = 2048
 
   headless         = true
   vnc_bind_address = "127.0.0.1"

@@ -61,10 +61,14 @@ func TestAWSExamplesValidate(t *testing.T) {
 		})
 	}
 	// The Ubuntu variants: primal on Canonical's AMI, carnivore logging in
-	// as ubuntu.
+	// as ubuntu. The Graviton (arm64) variants: the arm64 AMIs, t4g build
+	// instances, node-ami looking for arm64 primal images.
 	for _, args := range [][]string{
 		{"-var", "distribution=ubuntu", "example/aws/primal.pkr.hcl"},
 		{"-var", "ssh_username=ubuntu", "example/aws/carnivore.pkr.hcl"},
+		{"-var", "architecture=arm64", "example/aws/primal.pkr.hcl"},
+		{"-var", "architecture=arm64", "-var", "distribution=ubuntu", "example/aws/primal.pkr.hcl"},
+		{"-var", "architecture=arm64", "-var", "instance_type=c7g.large", "example/aws/carnivore.pkr.hcl"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			out, err := runPacker(t, append([]string{"validate"}, args...)...)
@@ -90,6 +94,22 @@ func TestAWSExamplesValidate(t *testing.T) {
 			t.Fatalf("want 1 DescribeImages request, the fake got %d", len(reqs))
 		}
 		checkDescribeImages(t, reqs[0], "ponyfoo-primal *")
+	})
+
+	t.Run("Graviton carnivore with evaluated data source", func(t *testing.T) {
+		fake.reset([]ec2Image{awsImage(awsExampleImageID, awsExampleImageName, "2023-11-14T22:13:20.000Z")})
+		out, err := runPacker(t, "validate", "-evaluate-datasources", "-var", "architecture=arm64", carnivore)
+		if err != nil || !strings.Contains(out, "The configuration is valid.") {
+			t.Fatalf("packer validate -evaluate-datasources -var architecture=arm64 failed: %v\n%s", err, out)
+		}
+		reqs := fake.requests()
+		if len(reqs) != 1 {
+			t.Fatalf("want 1 DescribeImages request, the fake got %d", len(reqs))
+		}
+		checkDescribeImages(t, reqs[0], "ponyfoo-primal *")
+		if got := describeImagesFilter(reqs[0], "architecture"); got != "arm64" {
+			t.Errorf("DescribeImages filter architecture = %q, want arm64 (node-ami must find only arm64 primal images)", got)
+		}
 	})
 
 	t.Run("carnivore without a primal image", func(t *testing.T) {
@@ -121,6 +141,8 @@ func TestAWSExamplesValidate(t *testing.T) {
 			[]string{"-var", "package_json=example/aws/no-such/package.json"}, "package_json:"},
 		{"the template rejects an unknown distribution", "example/aws/primal.pkr.hcl",
 			[]string{"-var", "distribution=fedora"}, "The distribution must be debian or ubuntu."},
+		{"the template rejects an unknown architecture", "example/aws/primal.pkr.hcl",
+			[]string{"-var", "architecture=aarch64"}, "The architecture must be x86_64 or arm64."},
 		{"node-ami rejects a bad app name", carnivore,
 			[]string{"-var", "app_name=pony foo"}, "app_name: must be"},
 	} {
@@ -200,6 +222,17 @@ func checkDescribeImages(t *testing.T, r url.Values, wantName string) {
 		!strings.Contains(auth, "/us-east-1/ec2/aws4_request") {
 		t.Errorf("DescribeImages is not signed with the fake credentials for us-east-1 EC2: %q", auth)
 	}
+}
+
+// describeImagesFilter is the first value of a DescribeImages request's
+// filter named name ("" when it has none).
+func describeImagesFilter(r url.Values, name string) string {
+	for i := 1; r.Get(fmt.Sprintf("Filter.%d.Name", i)) != ""; i++ {
+		if r.Get(fmt.Sprintf("Filter.%d.Name", i)) == name {
+			return r.Get(fmt.Sprintf("Filter.%d.Value.1", i))
+		}
+	}
+	return ""
 }
 
 // fakeEC2 is a loopback httptest server speaking EC2's Query protocol for

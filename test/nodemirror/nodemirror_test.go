@@ -226,7 +226,7 @@ esac
 	dir := t.TempDir()
 	archive := filepath.Join(dir, ArchiveName("1.2.3"))
 	ctx := context.Background()
-	if err := writeArchive(ctx, archive, "1.2.3", node, npm); err != nil {
+	if err := writeArchive(ctx, archive, node, npm); err != nil {
 		t.Fatal(err)
 	}
 	pv, err := verifyArchive(ctx, dir, archive, "1.2.3", "4.5.6")

@@ -15,6 +15,13 @@
 // Where KVM is unusable (no /dev/kvm, or the kvm_pvm module) QEMU emulates
 // the CPU (TCG): expect ~40 s to boot and CPU-bound work ~4x slower than on
 // the host. VM_ACCEL=tcg|kvm overrides the choice.
+//
+// arm64 VMs (BaseImageFor(t, "arm64"), Config.Arch) are always emulated:
+// qemu-system-aarch64, machine virt, UEFI firmware (Debian's
+// qemu-efi-aarch64), TCG.
+//
+//	base := vm.BaseImageFor(t, vm.ARM64)
+//	m := vm.Boot(t, vm.Config{Image: base.Image, KeyPath: base.KeyPath, Arch: base.Arch, Firmware: base.Firmware})
 package vm
 
 import (
@@ -41,22 +48,42 @@ import (
 const User = "admin"
 
 // baseImageTimeout bounds make-base-image.sh: host packages and a cold build
-// on a busy machine.
+// on a busy machine. An arm64 build, emulated by qemu-user, took 21 min
+// under load: it gets twice the time.
 const baseImageTimeout = 30 * time.Minute
+
+// Architectures of base images and VMs, as Debian names them.
+const (
+	AMD64 = "amd64"
+	ARM64 = "arm64"
+)
 
 // Base is the cached base image.
 type Base struct {
-	Image   string // the qcow2; images built on it keep this absolute path as backing file
-	KeyPath string // private SSH key of User
-	User    string
+	Image    string // the qcow2; images built on it keep this absolute path as backing file
+	KeyPath  string // private SSH key of User
+	User     string
+	Arch     string // AMD64 or ARM64
+	Firmware string // arm64: the UEFI firmware to boot it with (QEMU's -bios)
 }
 
-// BaseImage returns the base image, building it first when the cache has
-// none for the current recipe (minutes; later calls take a second). It skips
-// the test unless run as root (loop devices, mount, chroot). The cache is
-// ${XDG_CACHE_HOME:-$HOME/.cache}/packer-plugin-node/vm, or $VM_CACHE.
+// BaseImage returns the amd64 base image, building it first when the cache
+// has none for the current recipe (minutes; later calls take a second). It
+// skips the test unless run as root (loop devices, mount, chroot). The cache
+// is ${XDG_CACHE_HOME:-$HOME/.cache}/packer-plugin-node/vm, or $VM_CACHE.
 func BaseImage(t testing.TB) Base {
 	t.Helper()
+	return BaseImageFor(t, AMD64)
+}
+
+// BaseImageFor is BaseImage for an architecture: AMD64, or ARM64 (built
+// through qemu-user: 21 minutes cold on a busy 2-core machine, ~10 min of
+// CPU; the amd64 one takes under 2).
+func BaseImageFor(t testing.TB, arch string) Base {
+	t.Helper()
+	if arch != AMD64 && arch != ARM64 {
+		t.Fatalf("vm: architecture %q: want %s or %s", arch, AMD64, ARM64)
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("vm: building the base image needs root (loop devices, mount, chroot)")
 	}
@@ -64,10 +91,15 @@ func BaseImage(t testing.TB) Base {
 	if err != nil {
 		t.Fatalf("vm: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), baseImageTimeout)
+	timeout := baseImageTimeout
+	if arch == ARM64 {
+		timeout *= 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	c := exec.CommandContext(ctx, "bash", script)
+	c.Env = append(os.Environ(), "ARCH="+arch)
 	c.Stdout, c.Stderr = &stdout, &stderr
 	// On timeout, SIGTERM lets the script unmount and detach what it made.
 	c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
@@ -80,9 +112,11 @@ func BaseImage(t testing.TB) Base {
 		t.Fatalf("vm: make-base-image.sh: %v", err)
 	}
 	info := parseKV(stdout.String())
-	b := Base{Image: info["VM_IMAGE"], KeyPath: info["VM_SSH_KEY"], User: info["VM_SSH_USER"]}
-	if b.Image == "" || b.KeyPath == "" || b.User == "" {
-		t.Fatalf("vm: make-base-image.sh printed no VM_IMAGE, VM_SSH_KEY or VM_SSH_USER in:\n%s", stdout.String())
+	b := Base{Image: info["VM_IMAGE"], KeyPath: info["VM_SSH_KEY"], User: info["VM_SSH_USER"],
+		Arch: info["VM_ARCH"], Firmware: info["VM_FIRMWARE"]}
+	if b.Image == "" || b.KeyPath == "" || b.User == "" || b.Arch != arch || (arch == ARM64 && b.Firmware == "") {
+		t.Fatalf("vm: make-base-image.sh ARCH=%s printed no VM_IMAGE, VM_SSH_KEY, VM_SSH_USER, VM_ARCH=%s or (arm64) VM_FIRMWARE in:\n%s",
+			arch, arch, stdout.String())
 	}
 	return b
 }
@@ -111,10 +145,12 @@ type Config struct {
 	KeyPath  string // private SSH key of User (required)
 	User     string // SSH login user; default User
 	Writable bool   // write to Image; by default writes go to a throwaway overlay (-snapshot)
+	Arch     string // AMD64 (default) or ARM64
+	Firmware string // ARM64: UEFI firmware (Base.Firmware), required
 
 	MemoryMiB   int           // default 2048
 	CPUs        int           // default 2
-	Accel       string        // default Accelerator()
+	Accel       string        // default Accelerator(); always tcg for ARM64
 	Forward     []int         // guest TCP ports to forward from 127.0.0.1, besides 22
 	BootTimeout time.Duration // until SSH answers and systemd has finished booting; default 15m
 }
@@ -140,9 +176,27 @@ type VM struct {
 	stopped bool
 }
 
-// qemuBinary is QEMU for x86-64 guests (Debian package qemu-system-x86,
-// which make-base-image.sh installs).
-const qemuBinary = "qemu-system-x86_64"
+// QEMU is how QEMU runs a guest of an architecture: its binary, machine
+// type, CPU model and the extra arguments. make-base-image.sh installs the
+// binaries (Debian packages qemu-system-x86, qemu-system-arm).
+type QEMU struct {
+	Binary, Machine, CPU string
+	Args                 []string
+}
+
+// QEMUFor returns how to run a guest of arch (AMD64 or ARM64) with accel;
+// firmware is arm64's UEFI firmware. arm64 guests are emulated (accel is
+// ignored): machine virt, CPU max with QEMU's own pointer authentication
+// algorithm (pauth-impdef: the architected one, QARMA, costs much of an
+// emulated CPU's time), booted by the firmware from the image's EFI
+// partition.
+func QEMUFor(arch, accel, firmware string) QEMU {
+	if arch == ARM64 {
+		return QEMU{Binary: "qemu-system-aarch64", Machine: "virt,accel=tcg", CPU: "max,pauth-impdef=on",
+			Args: []string{"-bios", firmware}}
+	}
+	return QEMU{Binary: "qemu-system-x86_64", Machine: "pc,accel=" + accel, CPU: "max"}
+}
 
 // errPortTaken: a forwarded port was taken between choosing and binding it.
 var errPortTaken = errors.New("a forwarded port is already in use")
@@ -164,14 +218,24 @@ func Boot(t testing.TB, cfg Config) *VM {
 	if cfg.CPUs == 0 {
 		cfg.CPUs = 2
 	}
+	if cfg.Arch == "" {
+		cfg.Arch = AMD64
+	}
+	if cfg.Arch == ARM64 && cfg.Firmware == "" {
+		t.Fatal("vm: Config.Firmware is required for an arm64 VM (Base.Firmware)")
+	}
 	if cfg.Accel == "" {
 		cfg.Accel = Accelerator()
+	}
+	if cfg.Arch == ARM64 {
+		cfg.Accel = "tcg"
 	}
 	if cfg.BootTimeout == 0 {
 		cfg.BootTimeout = 15 * time.Minute
 	}
-	if _, err := exec.LookPath(qemuBinary); err != nil {
-		t.Fatalf("vm: %s not found (Debian package qemu-system-x86; make-base-image.sh installs it): %v", qemuBinary, err)
+	bin := QEMUFor(cfg.Arch, cfg.Accel, cfg.Firmware).Binary
+	if _, err := exec.LookPath(bin); err != nil {
+		t.Fatalf("vm: %s not found (Debian package qemu-system-x86 or qemu-system-arm; make-base-image.sh installs it): %v", bin, err)
 	}
 	var v *VM
 	var err error
@@ -227,10 +291,11 @@ func start(t testing.TB, cfg Config) (*VM, error) {
 	if !cfg.Writable {
 		drive += ",snapshot=on"
 	}
-	args := []string{
+	q := QEMUFor(cfg.Arch, cfg.Accel, cfg.Firmware)
+	args := append([]string{
 		"-name", "vm-test-" + filepath.Base(dir),
-		"-machine", "pc,accel=" + cfg.Accel,
-		"-cpu", "max",
+		"-machine", q.Machine,
+		"-cpu", q.CPU,
 		"-smp", strconv.Itoa(cfg.CPUs),
 		"-m", strconv.Itoa(cfg.MemoryMiB),
 		"-drive", drive,
@@ -242,15 +307,15 @@ func start(t testing.TB, cfg Config) (*VM, error) {
 		"-monitor", "none",
 		"-parallel", "none",
 		"-no-user-config",
-	}
-	v.cmd = exec.Command(qemuBinary, args...)
+	}, q.Args...)
+	v.cmd = exec.Command(q.Binary, args...)
 	v.cmd.Stdout, v.cmd.Stderr = &v.stderr, &v.stderr
 	// Own process group (a ^C to the test reaches the test only, which then
 	// stops the VM); killed with the test process if that dies abruptly
 	// (go test's timeout panic runs no t.Cleanup).
 	v.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := v.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", qemuBinary, err)
+		return nil, fmt.Errorf("start %s: %w", q.Binary, err)
 	}
 	v.PID = v.cmd.Process.Pid
 	t.Cleanup(func() {
@@ -262,7 +327,7 @@ func start(t testing.TB, cfg Config) (*VM, error) {
 	})
 	go func() { v.waitErr = v.cmd.Wait(); close(v.exited) }()
 	_ = os.WriteFile(filepath.Join(dir, "qemu.pid"), []byte(strconv.Itoa(v.PID)+"\n"), 0o644)
-	t.Logf("vm: qemu pid %d: %s %s", v.PID, qemuBinary, strings.Join(args, " "))
+	t.Logf("vm: qemu pid %d: %s %s", v.PID, q.Binary, strings.Join(args, " "))
 
 	// Bad arguments and taken ports make qemu exit at once.
 	select {

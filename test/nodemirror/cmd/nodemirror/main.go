@@ -3,6 +3,7 @@
 // node-primal by hand against a sandbox target, outside `go test`.
 //
 //	nodemirror -listen 10.203.1.1:0 -key /tmp/mirror-key.asc 22.23.3
+//	nodemirror -platforms linux-arm64 22.23.3     (linux-arm64's archives too)
 //
 // It signs each release's SHASUMS256.txt (SHASUMS256.txt.asc and .sig)
 // with a key it makes for this run, writes that key's armored public key
@@ -19,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,11 +31,16 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to serve on")
 	keyOut := flag.String("key", "", "write the armored public key that signs SHASUMS256.txt to this file")
+	more := flag.String("platforms", "", "comma-separated platforms to serve besides linux-x64 (linux-arm64)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logf := func(f string, a ...any) { log.Printf(f, a...) }
-	dir, err := nodemirror.BuildContext(ctx, logf, flag.Args()...)
+	var plats []string
+	if *more != "" {
+		plats = strings.Split(*more, ",")
+	}
+	dir, err := nodemirror.BuildPlatformsContext(ctx, logf, plats, flag.Args()...)
 	if err != nil {
 		log.Fatal(err)
 	}
