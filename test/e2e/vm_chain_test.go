@@ -49,8 +49,12 @@ func TestVMChain(t *testing.T) {
 	vmChain(t, vm.AMD64)
 }
 
-// arm64ChainEnv names the environment variable that runs TestVMChainARM64.
-const arm64ChainEnv = "E2E_ARM64_CHAIN"
+// arm64Env and arm64ChainEnv name the environment variables that run the
+// arm64 tier: TestVMARM64 and TestVMChainARM64 (`make e2e-arm64` sets both).
+const (
+	arm64Env      = "E2E_ARM64"
+	arm64ChainEnv = "E2E_ARM64_CHAIN"
+)
 
 // TestVMChainARM64 is TestVMChain on arm64: an arm64 Debian base image
 // (built through qemu-user), booted under qemu-system-aarch64 (machine
@@ -62,11 +66,11 @@ const arm64ChainEnv = "E2E_ARM64_CHAIN"
 // the image's Node.js loads it.
 //
 // Every step runs emulated on another architecture: it takes most of an
-// hour on a 2-core machine, so it runs in `make e2e-arm64`, not in `make
-// e2e`, which runs TestVMARM64 (arm64_vm_test.go), its cheapest real form.
+// hour on a 2-core machine, so it runs in `make e2e-arm64`, with
+// TestVMARM64 (arm64_vm_test.go), its cheapest real form.
 func TestVMChainARM64(t *testing.T) {
 	if os.Getenv(arm64ChainEnv) == "" {
-		t.Skipf("the arm64 VM chain takes most of an hour under emulation: `make e2e-arm64` runs it (%s=1); `make e2e` runs TestVMARM64", arm64ChainEnv)
+		t.Skipf("the arm64 VM chain takes most of an hour under emulation: `make e2e-arm64` runs it (%s=1)", arm64ChainEnv)
 	}
 	vmChain(t, vm.ARM64)
 }
