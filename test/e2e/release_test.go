@@ -24,6 +24,7 @@ import (
 
 	pluginsdk "github.com/hashicorp/packer-plugin-sdk/plugin"
 
+	"github.com/nodebake/packer-plugin-node/internal/fingerprint"
 	"github.com/nodebake/packer-plugin-node/test/sandbox"
 	"github.com/nodebake/packer-plugin-node/version"
 )
@@ -122,8 +123,9 @@ func TestRelease(t *testing.T) {
 		t.Errorf("describe says %s (version %q, api %q); the file is %s", got, desc.Version, desc.APIVersion, base)
 	}
 	slices.Sort(desc.Provisioners)
-	if !slices.Equal(desc.Provisioners, []string{"carnivore", "primal"}) || !slices.Equal(desc.Datasources, []string{"ami"}) {
-		t.Errorf("describe lists provisioners %v and data sources %v; want [carnivore primal] and [ami]", desc.Provisioners, desc.Datasources)
+	slices.Sort(desc.Datasources)
+	if !slices.Equal(desc.Provisioners, []string{"carnivore", "primal"}) || !slices.Equal(desc.Datasources, []string{"ami", "fingerprint"}) {
+		t.Errorf("describe lists provisioners %v and data sources %v; want [carnivore primal] and [ami fingerprint]", desc.Provisioners, desc.Datasources)
 	}
 	if t.Failed() {
 		t.FailNow()
@@ -179,6 +181,10 @@ func TestRelease(t *testing.T) {
 		checkDescribeImages(t, reqs[0], "example-primal *")
 	} else {
 		t.Errorf("want 1 DescribeImages request from node-ami, the fake EC2 got %d", len(reqs))
+	}
+	if want := "node-fingerprint says " + fingerprint.Of(fingerprint.Inputs{Architecture: "x86_64", NodeInstaller: "tarball",
+		NodeVersion: "22.12.0", Packages: []string{"curl"}}).Value; !strings.Contains(build, want) {
+		t.Errorf("the build with the released binary did not print %q", want)
 	}
 	if want := "node-ami found " + amiID + " (" + amiName + ")"; !strings.Contains(build, want) {
 		t.Errorf("the build output lacks %q: the data source's result did not reach the build", want)

@@ -42,6 +42,12 @@ data "node-ami" "primal" {
   architecture = "x86_64"
 }
 
+# An exact version reads no mirror: the fingerprint comes from the settings alone.
+data "node-fingerprint" "app" {
+  node_version = "22.12.0"
+  packages     = ["curl"]
+}
+
 source "null" "debian" {
   ssh_host             = var.host
   ssh_username         = var.ssh_username
@@ -53,7 +59,10 @@ build {
   sources = ["source.null.debian"]
 
   provisioner "shell-local" {
-    inline = ["echo 'node-ami found ${data.node-ami.primal.id} (${data.node-ami.primal.name})'"]
+    inline = [
+      "echo 'node-ami found ${data.node-ami.primal.id} (${data.node-ami.primal.name})'",
+      "echo 'node-fingerprint says ${data.node-fingerprint.app.fingerprint}'",
+    ]
   }
 
   provisioner "node-primal" {
