@@ -16,6 +16,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/nodebake/packer-plugin-node/internal/plan"
+	"github.com/nodebake/packer-plugin-node/test/logbuf"
 )
 
 // localComm is a communicator that runs commands on this machine with
@@ -403,7 +404,7 @@ func TestStepsNumberedAcrossPlans(t *testing.T) {
 // is still running, naming itself, and stops saying so once it is done.
 func TestLongStepSaysItIsRunning(t *testing.T) {
 	needRoot(t)
-	var buf syncBuffer
+	var buf logbuf.Buffer
 	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &buf, ErrorWriter: &buf}
 	r := &Runner{UI: ui, Comm: &localComm{}, Name: "test", Heartbeat: 50 * time.Millisecond}
 	p := plan.Plan{Prelude: testPrelude, Steps: []plan.Step{{Name: "slow install", Script: "sleep 0.4\n"}}}
@@ -418,24 +419,6 @@ func TestLongStepSaysItIsRunning(t *testing.T) {
 	if len(after) != 2 || strings.Contains(after[1], "still running") {
 		t.Errorf("a heartbeat after the step ended:\n%s", out)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the heartbeat's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // droppingComm is a communicator whose connection drops while a step runs

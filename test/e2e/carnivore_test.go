@@ -22,6 +22,12 @@ const carnivoreTemplate = "example/sandbox/carnivore.pkr.hcl"
 const hcpSBOMTemplate = "example/sandbox/carnivore-hcp-sbom.pkr.hcl"
 
 func carnivoreArgs(tgt *sandbox.Target, extra ...string) []string {
+	return carnivoreArgsFor(carnivoreTemplate, tgt, extra...)
+}
+
+// carnivoreArgsFor is carnivoreArgs for another template with the same
+// variables (hcpSBOMTemplate).
+func carnivoreArgsFor(template string, tgt *sandbox.Target, extra ...string) []string {
 	args := []string{"build",
 		"-var", "host=" + tgt.IP,
 		"-var", "ssh_username=" + sandbox.AdminUser,
@@ -29,7 +35,7 @@ func carnivoreArgs(tgt *sandbox.Target, extra ...string) []string {
 		"-var", "https_proxy=" + tgt.ProxyURL,
 		"-var", "no_proxy=" + tgt.HostIP,
 	}
-	return append(append(args, extra...), carnivoreTemplate)
+	return append(append(args, extra...), template)
 }
 
 // countingRegistry is an npm registry stand-in on the target's link that
@@ -117,16 +123,7 @@ fs.writeFileSync(process.argv[1], JSON.stringify(Object.fromEntries(Object.entri
 	hcpSBOM := filepath.Join(t.TempDir(), "hcp-sbom", "example-production.cdx.json")
 	ph.run("carnivore rerun, with hcp-sbom (Packer 1.16.0)", func() {
 		var err error
-		args := []string{"build",
-			"-var", "host=" + tgt.IP,
-			"-var", "ssh_username=" + sandbox.AdminUser,
-			"-var", "ssh_private_key_file=" + tgt.KeyPath,
-			"-var", "https_proxy=" + tgt.ProxyURL,
-			"-var", "no_proxy=" + tgt.HostIP,
-			"-var", "npm_registry=" + registry,
-			"-var", "sbom_destination=" + hcpSBOM,
-			hcpSBOMTemplate,
-		}
+		args := carnivoreArgsFor(hcpSBOMTemplate, tgt, "-var", "npm_registry="+registry, "-var", "sbom_destination="+hcpSBOM)
 		if out, err = execPacker(t, packerBinary(t, "1.16.0"), nil, args...); err != nil {
 			t.Fatalf("carnivore rerun with hcp-sbom failed: %v", err)
 		}

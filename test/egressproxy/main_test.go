@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/nodebake/packer-plugin-node/test/logbuf"
 )
 
 // All traffic in these tests stays on loopback: the upstreams are httptest
@@ -21,7 +21,7 @@ import (
 // startProxy serves a proxy allowing 127.0.0.1 on the given ports.
 func startProxy(t *testing.T, ports ...string) *url.URL {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	p := newProxy([]string{"127.0.0.1"}, ports, log.New(logs, "", 0))
 	srv := httptest.NewServer(p)
 	t.Cleanup(func() {
@@ -33,25 +33,6 @@ func startProxy(t *testing.T, ports ...string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
-}
-
-// syncBuffer collects the proxy's log; tunnels may still log while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func portOf(t *testing.T, rawURL string) string {
